@@ -1,0 +1,228 @@
+"""Step 2: fine-tune the base model to rewrite questions (full fine-tuning or LoRA).
+
+Reads the DatasetDict written by datamod.py, trains with TRL's SFTTrainer on conversational
+prompt-completion records (the prompt is qrewrite.prompt.build_messages; the loss mask keeps the
+rewrite tokens only), evaluates the validation loss after every epoch, keeps every epoch's
+checkpoint as safetensors and picks the epoch with the lowest validation loss. The chosen model is
+written to <out>/best (a LoRA adapter is merged first, so it loads like any model); the per-epoch
+table goes to outputs/finetune_<method>.json and .md, the loss curve to outputs/finetune_<method>_loss.png.
+
+    python finetune.py --method full                     # 3 epochs on data/processed -> weights/full/best
+    python finetune.py --method lora                     # LoRA -> weights/lora/best (merged)
+    python finetune.py --method full --resume            # continue an interrupted run from its last checkpoint
+    accelerate launch finetune.py --method full          # several GPUs (or torchrun --nproc_per_node N)
+
+CPU runs in fp32 and a GPU in bf16, with no change to the code.
+"""
+import argparse
+import json
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from qrewrite.data import write_json_atomic, write_text_atomic
+from qrewrite.modeling import DEFAULT_MODEL, ModelError, load_model
+from qrewrite.prompt import training_example
+
+DEFAULT_LR = {"full": 5e-5, "lora": 2e-4}
+IGNORE_INDEX = -100  # label value the loss skips
+
+
+def show_loss_mask(trainer, tokenizer):
+    """Prints the first training example as the model sees it, with the loss mask made visible:
+    tokens in [brackets] carry loss (the rewrite and its end-of-turn), the rest is prompt."""
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    pieces = [tokenizer.decode([t]) if label == IGNORE_INDEX else f"[{tokenizer.decode([t])}]"
+              for t, label in zip(ids, labels)]
+    print("one training example, loss on [bracketed] tokens only:\n" + "".join(pieces))
+
+
+def epoch_table(log_history):
+    """Per epoch: mean training loss, validation loss and learning rate, from the Trainer's logs."""
+    rows = []
+    for entry in log_history:
+        if "eval_loss" not in entry:
+            continue
+        epoch = round(entry["epoch"])
+        train_logs = [e for e in log_history if "loss" in e and epoch - 1 < e["epoch"] <= epoch + 1e-6]
+        rows.append({
+            "epoch": epoch,
+            "step": entry["step"],
+            "train_loss": round(sum(e["loss"] for e in train_logs) / len(train_logs), 4) if train_logs else None,
+            "valid_loss": round(entry["eval_loss"], 4),
+            "learning_rate": train_logs[-1]["learning_rate"] if train_logs else None,
+        })
+    trained = [r for r in rows if r["epoch"] > 0]
+    best = min(trained, key=lambda r: r["valid_loss"]) if trained else None
+    for row in rows:
+        row["chosen"] = row is best
+    return rows, best
+
+
+def markdown_table(rows):
+    lines = ["| epoch | train loss | valid loss | learning rate | chosen |", "|---|---|---|---|---|"]
+    for r in rows:
+        fmt = lambda v, spec: "-" if v is None else format(v, spec)
+        lines.append(f"| {r['epoch']} | {fmt(r['train_loss'], '.4f')} | {fmt(r['valid_loss'], '.4f')} | "
+                     f"{fmt(r['learning_rate'], '.2e')} | {'**yes**' if r['chosen'] else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_losses(log_history, rows, method, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [e for e in log_history if "loss" in e and "eval_loss" not in e]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([e["epoch"] for e in steps], [e["loss"] for e in steps], label="train (logged steps)", alpha=0.7)
+    ax.plot([r["epoch"] for r in rows], [r["valid_loss"] for r in rows], "o-", label="valid (per epoch)")
+    for r in rows:
+        if r["chosen"]:
+            ax.plot(r["epoch"], r["valid_loss"], "r*", markersize=14, label=f"chosen: epoch {r['epoch']}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (rewrite tokens)")
+    ax.set_title(f"{method} fine-tuning")
+    ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def save_best(trainer, tokenizer, method, best_dir):
+    """The chosen epoch's weights -> best_dir as safetensors; LoRA is merged into the base first."""
+    model = trainer.model
+    if method == "lora":
+        model = model.merge_and_unload()
+    tmp = best_dir.with_name(f".{best_dir.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(best_dir, ignore_errors=True)
+    tmp.rename(best_dir)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="data/processed", help="DatasetDict folder written by datamod.py")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="base model: folder or hub id (e.g. Qwen/Qwen2-0.5B)")
+    parser.add_argument("--method", choices=["full", "lora"], default="full")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, help="peak learning rate (default: 5e-5 full, 2e-4 LoRA)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--grad-accum", type=int, default=1, help="gradient accumulation steps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-length", type=int, default=256, help="longer examples are truncated")
+    parser.add_argument("--lora-r", type=int, default=16)
+    parser.add_argument("--lora-alpha", type=int, default=32)
+    parser.add_argument("--out", help="run folder (default: weights/<method>); the model goes to <out>/best")
+    parser.add_argument("--outputs", default="outputs", help="folder for the table and the loss curve")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in <out>")
+    parser.add_argument("--overwrite", action="store_true", help="discard an earlier run's checkpoints in <out>")
+    args = parser.parse_args()
+
+    from datasets import load_from_disk
+    from transformers import set_seed
+    from trl import SFTConfig, SFTTrainer
+
+    set_seed(args.seed)
+    out = Path(args.out or f"weights/{args.method}")
+    checkpoints = out / "checkpoints"
+    has_checkpoints = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
+    if args.resume and not has_checkpoints:
+        sys.exit(f"error: {checkpoints}: no checkpoint to resume from; run without --resume to start")
+    if has_checkpoints and not (args.resume or args.overwrite):
+        sys.exit(f"error: {checkpoints}: holds an earlier run; pass --resume to continue it or --overwrite to discard it")
+    if args.overwrite and not args.resume:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    if not Path(args.data).is_dir():
+        sys.exit(f"error: {args.data}: no dataset; run `python datamod.py` first")
+
+    dataset = load_from_disk(args.data)
+    dataset = dataset.map(training_example, remove_columns=dataset["train"].column_names)
+    try:
+        model, tokenizer = load_model(args.model, device="cpu", dtype=torch.float32)
+    except ModelError as err:
+        sys.exit(f"error: {err}")
+    model.train()
+    use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+    peft_config = None
+    if args.method == "lora":
+        from peft import LoraConfig
+        peft_config = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=0.05,
+                                 target_modules="all-linear", task_type="CAUSAL_LM")
+
+    steps_per_epoch = max(1, len(dataset["train"]) // (args.batch_size * args.grad_accum))
+    config = SFTConfig(
+        output_dir=str(checkpoints),
+        num_train_epochs=args.epochs,
+        learning_rate=args.lr or DEFAULT_LR[args.method],
+        lr_scheduler_type="linear",
+        warmup_steps=max(1, steps_per_epoch // 20),
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=2 * args.batch_size,
+        gradient_accumulation_steps=args.grad_accum,
+        max_length=args.max_length,
+        completion_only_loss=True,  # the loss mask: rewrite tokens only, never the prompt
+        train_sampling_strategy="group_by_length",  # similar lengths per batch: less padding
+        eval_strategy="epoch",
+        eval_on_start=True,  # epoch 0: the base model's validation loss, for reference
+        save_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_strategy="steps",
+        logging_steps=max(1, steps_per_epoch // 10),
+        bf16=use_bf16,
+        seed=args.seed,
+        report_to="none",
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset["train"], eval_dataset=dataset["valid"],
+                         processing_class=tokenizer, peft_config=peft_config)
+    show_loss_mask(trainer, tokenizer)
+
+    start = time.time()
+    trainer.train(resume_from_checkpoint=args.resume or None)
+    wall_s = time.time() - start
+
+    rows, best = epoch_table(trainer.state.log_history)
+    best_dir = out / "best"
+    save_best(trainer, tokenizer, args.method, best_dir)
+
+    outputs = Path(args.outputs)
+    outputs.mkdir(parents=True, exist_ok=True)
+    peak_rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    summary = {
+        "method": args.method,
+        "base_model": args.model,
+        "chosen_epoch": best["epoch"],
+        "chosen_checkpoint": trainer.state.best_model_checkpoint,
+        "model_dir": str(best_dir),
+        "epochs": rows,
+        "train_examples": len(dataset["train"]),
+        "valid_examples": len(dataset["valid"]),
+        "wall_time_s": round(wall_s, 1),
+        "peak_cpu_memory_gib": round(peak_rss_gib, 2),
+        "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "args": vars(args),
+    }
+    write_json_atomic(outputs / f"finetune_{args.method}.json", summary)
+    write_text_atomic(outputs / f"finetune_{args.method}.md", markdown_table(rows))
+    plot_losses(trainer.state.log_history, rows, args.method, outputs / f"finetune_{args.method}_loss.png")
+    print(markdown_table(rows))
+    print(f"chosen epoch {best['epoch']} (lowest valid loss {best['valid_loss']}) -> {best_dir}; "
+          f"{wall_s / 60:.1f} min, peak memory {peak_rss_gib:.1f} GiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Step 5: rewrite questions with a trained model, one rewrite per line.
+
+Questions come as arguments, on stdin (one a line), or from --input FILE (text, one a line; or
+JSON / JSONL records with an "input" field). A degenerate output (empty, an answer instead of a
+question, far longer than the input) falls back to the input unchanged; --output FILE writes JSONL
+records {"input", "rewrite", "fallback"} that flag it. Empty lines pass through as empty lines.
+
+    python infer.py "hey so um waht is teh capital of frnace? thx"
+    echo "how do i reset my pasword pls" | python infer.py
+    python infer.py --input questions.txt --output rewrites.jsonl --batch-size 16
+    python infer.py --model weights/full/int8 "whats the wether in paris tmrw"   # int8 (quantize.py)
+From Python: `from qrewrite.rewriter import Rewriter; Rewriter("weights/full/best").rewrite([...])`.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from qrewrite.data import DataError, write_text_atomic
+from qrewrite.modeling import ModelError
+from qrewrite.rewriter import Rewriter
+
+
+def read_questions(path):
+    """Questions from a text file (a line each), a JSON list, or JSONL; records need an "input" string."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".txt" or path.suffix not in (".json", ".jsonl"):
+        return text.splitlines()
+    try:
+        records = json.loads(text) if path.suffix == ".json" else [json.loads(l) for l in text.splitlines() if l.strip()]
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: not valid {path.suffix[1:].upper()} ({err}); fix the file or pass a .txt") from None
+    if not isinstance(records, list):
+        raise DataError(f"{path}: expected a JSON list of records with an \"input\" field")
+    questions = []
+    for index, record in enumerate(records):
+        question = record if isinstance(record, str) else record.get("input") if isinstance(record, dict) else None
+        if not isinstance(question, str):
+            raise DataError(f"{path}: record {index}: no \"input\" string; give each record an \"input\" field")
+        questions.append(question)
+    return questions
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("questions", nargs="*", help="questions to rewrite (default: read stdin)")
+    parser.add_argument("--model", default="weights/full/best", help="model folder (fp32, merged LoRA or int8)")
+    parser.add_argument("--input", help="file of questions: .txt (a line each), .json or .jsonl records")
+    parser.add_argument("--output", help="write JSONL records {input, rewrite, fallback} to this file")
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+
+    try:
+        if args.input:
+            questions = read_questions(args.input)
+        elif args.questions:
+            questions = args.questions
+        else:
+            questions = sys.stdin.read().splitlines()
+        rewriter = Rewriter(args.model, batch_size=args.batch_size)
+    except (DataError, ModelError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+    records = rewriter.rewrite_records(questions, progress=len(questions) > 50)
+    for record in records:
+        if record["fallback"]:
+            print(f"warning: kept the input unchanged ({record['fallback']}): {record['input'][:60]}", file=sys.stderr)
+    if args.output:
+        lines = [json.dumps({k: r[k] for k in ("input", "rewrite", "fallback")}, ensure_ascii=False) for r in records]
+        write_text_atomic(args.output, "".join(line + "\n" for line in lines))
+        print(f"wrote {len(records)} records to {args.output}", file=sys.stderr)
+    else:
+        for record in records:
+            print(record["rewrite"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Rewriting questions with a trained model: batched greedy generation and its safety net.
+
+    from qrewrite.rewriter import Rewriter
+    rewriter = Rewriter("weights/full/best")          # loads once
+    rewriter.rewrite(["hey waht is teh capital of frnace? thx"])   # -> ["What is the capital of France?"]
+
+A model folder holding a GGUF file (written by quantize.py) runs int8 through llama.cpp; any other
+folder or hub id runs through transformers (fp32 on CPU, bf16 on GPU).
+A degenerate output (empty, not a question, far longer than the input) falls back to the input.
+"""
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from qrewrite.modeling import ModelError, load_model, pick_device, prepare_tokenizer
+from qrewrite.prompt import generation_prompt
+
+MAX_INPUT_TOKENS = 256  # longer questions are cut to this many tokens, with a warning
+
+
+def gguf_file_in(folder):
+    files = sorted(Path(folder).glob("*.gguf")) if Path(folder).is_dir() else []
+    return files[0] if files else None
+
+
+def max_new_tokens_for(n_input_tokens):
+    """A rewrite is about as long as its input; the bound stops runaway generation early."""
+    return min(2 * n_input_tokens + 16, 2 * MAX_INPUT_TOKENS)
+
+
+def fallback_reason(question, output):
+    """Why an output cannot stand as the rewrite of `question`, or None when it can."""
+    text = output.strip()
+    if not text:
+        return "empty"
+    if len(text) > 2 * len(question.strip()) + 40:
+        return "longer than input"
+    if not text.endswith("?"):
+        return "not a question"
+    return None
+
+
+class Rewriter:
+    def __init__(self, model=None, batch_size=8, device=None):
+        from qrewrite.modeling import DEFAULT_MODEL
+
+        self.model_name = model or DEFAULT_MODEL
+        self.batch_size = batch_size
+        gguf = gguf_file_in(self.model_name)
+        if gguf is not None:
+            self.backend = "int8"
+            self._load_gguf(gguf)
+        else:
+            self.backend = "fp32"
+            self.device, dtype = pick_device() if device is None else (device, torch.float32)
+            self.model, self.tokenizer = load_model(self.model_name, self.device, dtype)
+        self.stop_ids = sorted({i for i in (self.tokenizer.eos_token_id,
+                                            self.tokenizer.convert_tokens_to_ids("<|im_end|>"))
+                                if isinstance(i, int) and i != self.tokenizer.unk_token_id})
+
+    def _load_gguf(self, gguf):
+        from transformers import AutoTokenizer
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise ModelError("int8 models run on llama.cpp: `pip install llama-cpp-python` (see requirements.txt)") from None
+        try:
+            self.tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(gguf.parent))
+        except OSError:
+            raise ModelError(f"{gguf.parent}: no tokenizer files beside {gguf.name}; re-run quantize.py") from None
+        try:
+            self.llama = Llama(model_path=str(gguf), n_ctx=4 * MAX_INPUT_TOKENS, n_batch=4 * MAX_INPUT_TOKENS,
+                               n_threads=torch.get_num_threads(), verbose=False)
+        except (ValueError, RuntimeError) as err:
+            raise ModelError(f"{gguf}: cannot be loaded by llama.cpp ({err}); re-run quantize.py") from None
+
+    def prompt_ids(self, question):
+        """Token ids of the prompt; a very long question is cut first, with a warning."""
+        ids = self.tokenizer(question, add_special_tokens=False).input_ids
+        if len(ids) > MAX_INPUT_TOKENS:
+            print(f"warning: a question of {len(ids)} tokens was cut to {MAX_INPUT_TOKENS}", file=sys.stderr)
+            question = self.tokenizer.decode(ids[:MAX_INPUT_TOKENS])
+        prompt = generation_prompt(self.tokenizer, question)
+        return self.tokenizer(prompt, add_special_tokens=False).input_ids, min(len(ids), MAX_INPUT_TOKENS)
+
+    def generate(self, questions, progress=False):
+        """The model's raw greedy output for each question; empty questions give empty outputs."""
+        outputs = [""] * len(questions)
+        todo = [i for i, q in enumerate(questions) if q.strip()]
+        encoded = {i: self.prompt_ids(questions[i]) for i in todo}
+        todo.sort(key=lambda i: len(encoded[i][0]))  # similar lengths together: less padding
+        batches = [todo[s:s + self.batch_size] for s in range(0, len(todo), self.batch_size)]
+        if progress:
+            from tqdm import tqdm
+            batches = tqdm(batches, desc=f"rewriting ({self.backend})", unit="batch")
+        for batch in batches:
+            if self.backend == "int8":
+                for i in batch:
+                    outputs[i] = self._generate_gguf(*encoded[i])
+            else:
+                for i, text in zip(batch, self._generate_torch([encoded[i] for i in batch])):
+                    outputs[i] = text
+        return outputs
+
+    @torch.inference_mode()
+    def _generate_torch(self, encoded):
+        batch = self.tokenizer.pad({"input_ids": [ids for ids, _ in encoded]}, return_tensors="pt").to(self.device)
+        new_tokens = max(max_new_tokens_for(n) for _, n in encoded)
+        out = self.model.generate(**batch, max_new_tokens=new_tokens, do_sample=False, eos_token_id=self.stop_ids,
+                                  pad_token_id=self.tokenizer.pad_token_id)
+        texts = []
+        for row, (_, n) in zip(out[:, batch["input_ids"].shape[1]:], encoded):
+            row = row.tolist()[:max_new_tokens_for(n) + 1]  # one past the bound marks an over-long output
+            texts.append(self.tokenizer.decode(row, skip_special_tokens=True).strip())
+        return texts
+
+    def _generate_gguf(self, ids, n_input_tokens):
+        self.llama.reset()
+        tokens = []
+        for token in self.llama.generate(ids, temp=0.0, top_k=1, reset=True):
+            if token in self.stop_ids or len(tokens) > max_new_tokens_for(n_input_tokens):
+                break
+            tokens.append(token)
+        return self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+
+    def rewrite_records(self, questions, progress=False):
+        """One record a question: input, rewrite, the raw output, and the fallback reason (None if used)."""
+        records = []
+        for question, output in zip(questions, self.generate(questions, progress)):
+            reason = fallback_reason(question, output) if question.strip() else None
+            records.append({"input": question, "rewrite": question if reason or not question.strip() else output,
+                            "raw": output, "fallback": reason})
+        return records
+
+    def rewrite(self, questions):
+        """Clean rewrites, one per question, in order."""
+        return [r["rewrite"] for r in self.rewrite_records(questions)]
+
+
+_default_rewriters = {}
+
+
+def rewrite(questions, model=None):
+    """Module-level convenience: loads the model once per process and reuses it."""
+    key = model or "default"
+    if key not in _default_rewriters:
+        _default_rewriters[key] = Rewriter(model)
+    return _default_rewriters[key].rewrite(list(questions))
