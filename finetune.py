@@ -174,7 +174,7 @@ def main():
         completion_only_loss=True,  # the loss mask: rewrite tokens only, never the prompt
         train_sampling_strategy="group_by_length",  # similar lengths per batch: less padding
         eval_strategy="epoch",
-        eval_on_start=True,  # epoch 0: the base model's validation loss, for reference
+        eval_on_start=not args.resume,  # epoch 0: the base model's validation loss, for reference
         save_strategy="epoch",
         load_best_model_at_end=True,
         metric_for_best_model="eval_loss",

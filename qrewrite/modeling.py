@@ -87,6 +87,7 @@ def resolve_model(name):
 
 def load_model(name, device=None, dtype=None):
     """(model, tokenizer) from a safetensors folder or hub id, in eval mode on the chosen device."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if device is None:
@@ -97,7 +98,7 @@ def load_model(name, device=None, dtype=None):
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32, use_safetensors=True)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, SafetensorError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelError(
             f"cannot load model '{name}': {first_line} -- pass a folder with config.json and *.safetensors, "

@@ -1,0 +1,70 @@
+"""Shared fixtures: a tiny random Llama model with SmolLM2's tokenizer, built inside the tests."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from transformers import AutoTokenizer
+    from qrewrite.modeling import embedded_gguf_path, prepare_tokenizer
+
+    gguf = embedded_gguf_path()
+    return prepare_tokenizer(AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tokenizer):
+    """Same architecture as SmolLM2 (Llama, GQA, tied embeddings), a few hundred thousand weights."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                         tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    model = LlamaForCausalLM(config)
+    path = tmp_path_factory.mktemp("tiny-model")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+PAIRS = [
+    ("hi waht is teh capital of frnace? thx", "What is the capital of France?"),
+    ("how do i reset my pasword pls", "How do I reset my password?"),
+    ("um when does the store on 5th street open", "When does the store on 5th Street open?"),
+    ("Can I cancel order 1234?", "Can I cancel order 1234?"),
+    ("hey so why isnt my wifi working??", "Why isn't my Wi-Fi working?"),
+    ("sorry dumb question but how long to boil an egg", "How long should I boil an egg?"),
+    ("where is teh eiffel tower", "Where is the Eiffel Tower?"),
+    ("quick question, can i not pay by card?", "Can I not pay by card?"),
+]
+
+
+@pytest.fixture
+def pair_files(tmp_path):
+    """A tiny train/valid split in the project's JSON format."""
+    def write(name, pairs):
+        path = tmp_path / name
+        path.write_text(json.dumps([{"input": i, "output": o} for i, o in pairs]))
+        return path
+    return write(f"train.json", PAIRS[:6]), write(f"valid.json", PAIRS[6:])
+
+
+def run_script(*args, stdin=None, check=True):
+    """Runs one of the project's scripts as a user would, from the repository root."""
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
+    result = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, input=stdin, capture_output=True,
+                            text=True, env=env, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return result

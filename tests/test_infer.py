@@ -1,0 +1,103 @@
+"""Inference: each input form, the fallback, long and empty inputs, and refusing a bad model."""
+import json
+
+import pytest
+
+from conftest import run_script
+from qrewrite.modeling import ModelError, load_model
+from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter, fallback_reason
+
+
+@pytest.fixture(scope="module")
+def rewriter(tiny_model_dir):
+    return Rewriter(str(tiny_model_dir), batch_size=4, device="cpu")
+
+
+def test_fallback_reasons():
+    question = "hey waht is teh capital of frnace"
+    assert fallback_reason(question, "What is the capital of France?") is None
+    assert fallback_reason(question, "   ") == "empty"
+    assert fallback_reason(question, "The capital of France is Paris.") == "not a question"
+    assert fallback_reason(question, "What " * 40 + "?") == "longer than input"
+
+
+def test_rewrite_keeps_order_empty_lines_and_falls_back(rewriter):
+    questions = ["hi waht is teh capital of frnace? thx", "", "how do i reset my pasword pls"]
+    records = rewriter.rewrite_records(questions)
+    assert [r["input"] for r in records] == questions
+    assert records[1] == {"input": "", "rewrite": "", "raw": "", "fallback": None}
+    for record in (records[0], records[2]):
+        # A random model cannot write a clean question: its output must be flagged and the input kept.
+        assert record["fallback"] == fallback_reason(record["input"], record["raw"])
+        assert record["rewrite"] == (record["input"] if record["fallback"] else record["raw"])
+    assert rewriter.rewrite(questions) == [r["rewrite"] for r in records]
+
+
+def test_batching_does_not_change_outputs(tiny_model_dir, rewriter):
+    questions = ["where is teh eiffel tower", "can i not pay by card", "um when does the store on 5th street open"]
+    one_by_one = Rewriter(str(tiny_model_dir), batch_size=1, device="cpu").generate(questions)
+    assert rewriter.generate(questions) == one_by_one
+
+
+def test_new_tokens_are_bounded_by_input(rewriter):
+    output = rewriter.generate(["hi?"])[0]
+    assert len(rewriter.tokenizer(output).input_ids) <= 2 * 2 + 16 + 1
+
+
+def test_long_input_is_cut_with_a_warning(rewriter, capsys):
+    ids, n_tokens = rewriter.prompt_ids("word " * (MAX_INPUT_TOKENS + 100))
+    assert n_tokens == MAX_INPUT_TOKENS and len(ids) < MAX_INPUT_TOKENS + 40
+    assert "cut to" in capsys.readouterr().err
+
+
+def test_missing_model_is_one_line_error(tmp_path):
+    with pytest.raises(ModelError) as err:
+        load_model(str(tmp_path / "no-such-model"))
+    assert "\n" not in str(err.value) and "no-such-model" in str(err.value)
+
+
+def test_corrupt_model_is_one_line_error(tiny_model_dir, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in tiny_model_dir.iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelError) as err:
+        load_model(str(broken))
+    assert "\n" not in str(err.value) and "cannot load model" in str(err.value)
+
+
+def test_read_questions_from_each_file_form(tmp_path):
+    from infer import read_questions
+
+    expected = ["hi waht is teh capital", "", "how do i reset my pasword"]
+    (tmp_path / "q.txt").write_text("hi waht is teh capital\n\nhow do i reset my pasword\n")
+    (tmp_path / "q.json").write_text(json.dumps([{"input": q} for q in expected]))
+    (tmp_path / "q.jsonl").write_text("".join(json.dumps({"input": q, "id": i}) + "\n" for i, q in enumerate(expected)))
+    for name in ("q.txt", "q.json", "q.jsonl"):
+        assert read_questions(tmp_path / name) == expected
+
+
+def test_infer_cli_args_stdin_and_files(tiny_model_dir, tmp_path):
+    model = ["--model", tiny_model_dir]
+    by_args = run_script("infer.py", *model, "hi waht is teh capital", "how do i reset my pasword").stdout
+    assert len(by_args.splitlines()) == 2
+    by_stdin = run_script("infer.py", *model, stdin="hi waht is teh capital\n\nhow do i reset my pasword\n").stdout
+    assert by_stdin.splitlines() == [by_args.splitlines()[0], "", by_args.splitlines()[1]]
+
+    source, out = tmp_path / "q.jsonl", tmp_path / "out.jsonl"
+    source.write_text('{"input": "hi waht is teh capital"}\n{"input": "how do i reset my pasword"}\n')
+    run_script("infer.py", *model, "--input", source, "--output", out, "--batch-size", "2")
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["input"] for r in records] == ["hi waht is teh capital", "how do i reset my pasword"]
+    assert [r["rewrite"] for r in records] == by_args.splitlines()
+    assert all(set(r) == {"input", "rewrite", "fallback"} for r in records)
+
+
+def test_infer_cli_bad_inputs(tiny_model_dir, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"question": "x"}]')
+    result = run_script("infer.py", "--model", tiny_model_dir, "--input", bad, check=False)
+    assert result.returncode == 2 and "record 0" in result.stderr
+    result = run_script("infer.py", "--model", tmp_path / "missing", "hi", check=False)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
