@@ -7,7 +7,7 @@ outputs/metrics.json. (This file shadows the `evaluate` package from the hub; sc
 
     python evaluate.py                                    # weights/full/best on data/processed train + valid
     python evaluate.py --model weights/lora/best --outputs outputs/lora
-    python evaluate.py --model weights/full/int8          # the int8 model written by quantize.py
+    python evaluate.py --backend int8                     # the int8 model quantize.py wrote (weights/full/int8)
     python evaluate.py --data ../shared/data/mqr/dev.tsv --limit 200   # any JSON of pairs or MQR .tsv
 """
 import argparse
@@ -52,18 +52,20 @@ def main():
     parser.add_argument("--splits", nargs="+", default=["train", "valid"])
     parser.add_argument("--data", nargs="+", help="score these JSON pair files or MQR .tsv files instead")
     parser.add_argument("--limit", type=int, help="first N pairs of each split (quick runs)")
+    parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
+                        help="int8: the GGUF model quantize.py wrote beside --model (auto: what --model holds)")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--outputs", default="outputs", help="folder for *_io.json and metrics.json")
+    parser.add_argument("--outputs", help="folder for *_io.json and metrics.json (default: outputs, int8: outputs/int8)")
     args = parser.parse_args()
 
     try:
         splits = {name: pairs[:args.limit] for name, pairs in load_splits(args).items()}
-        rewriter = Rewriter(args.model, batch_size=args.batch_size)
+        rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend)
     except (DataError, ModelError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 
-    outputs = Path(args.outputs)
+    outputs = Path(args.outputs or ("outputs/int8" if rewriter.backend == "int8" else "outputs"))
     report = {"model": args.model, "backend": rewriter.backend, "splits": {}}
     for name, pairs in splits.items():
         metrics, io = evaluate_split(rewriter, pairs)

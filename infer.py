@@ -50,6 +50,8 @@ def main():
     parser.add_argument("--model", default="weights/full/best", help="model folder (fp32, merged LoRA or int8)")
     parser.add_argument("--input", help="file of questions: .txt (a line each), .json or .jsonl records")
     parser.add_argument("--output", help="write JSONL records {input, rewrite, fallback} to this file")
+    parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
+                        help="int8: the GGUF model quantize.py wrote beside --model (auto: what --model holds)")
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
 
@@ -60,7 +62,7 @@ def main():
             questions = args.questions
         else:
             questions = sys.stdin.read().splitlines()
-        rewriter = Rewriter(args.model, batch_size=args.batch_size)
+        rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend)
     except (DataError, ModelError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -29,7 +29,7 @@ import torch
 from qrewrite.data import DataError, load_pairs, write_json_atomic
 from qrewrite.metrics import score
 from qrewrite.modeling import ModelError, embedded_gguf_path, load_model
-from qrewrite.rewriter import Rewriter
+from qrewrite.rewriter import Rewriter, int8_dir_for
 
 GGUF_NAME = "model-q8_0.gguf"
 
@@ -142,7 +142,7 @@ def main():
     parser.add_argument("--skip-benchmark", action="store_true", help="convert only")
     args = parser.parse_args()
 
-    out_dir = Path(args.out) if args.out else Path(args.model).parent / "int8"
+    out_dir = Path(args.out) if args.out else int8_dir_for(args.model)
     try:
         pairs = [] if args.skip_benchmark else load_pairs(args.valid)[:args.limit]
         start = time.perf_counter()

@@ -8,7 +8,6 @@ A model folder holding a GGUF file (written by quantize.py) runs int8 through ll
 folder or hub id runs through transformers (fp32 on CPU, bf16 on GPU).
 A degenerate output (empty, not a question, far longer than the input) falls back to the input.
 """
-import os
 import sys
 from pathlib import Path
 
@@ -23,6 +22,11 @@ MAX_INPUT_TOKENS = 256  # longer questions are cut to this many tokens, with a w
 def gguf_file_in(folder):
     files = sorted(Path(folder).glob("*.gguf")) if Path(folder).is_dir() else []
     return files[0] if files else None
+
+
+def int8_dir_for(model_dir):
+    """Where quantize.py writes the int8 model of an fp32 folder: weights/full/best -> weights/full/int8."""
+    return Path(model_dir).parent / "int8"
 
 
 def max_new_tokens_for(n_input_tokens):
@@ -43,12 +47,20 @@ def fallback_reason(question, output):
 
 
 class Rewriter:
-    def __init__(self, model=None, batch_size=8, device=None):
+    def __init__(self, model=None, batch_size=8, device=None, backend="auto"):
+        """backend "auto" follows the folder; "int8" also finds quantize.py's output beside an fp32 folder."""
         from qrewrite.modeling import DEFAULT_MODEL
 
         self.model_name = model or DEFAULT_MODEL
         self.batch_size = batch_size
         gguf = gguf_file_in(self.model_name)
+        if backend == "int8" and gguf is None:
+            gguf = gguf_file_in(int8_dir_for(self.model_name))
+            if gguf is None:
+                raise ModelError(f"no int8 model in {self.model_name} or {int8_dir_for(self.model_name)}; "
+                                 f"run `python quantize.py --model {self.model_name}`")
+        if backend == "fp32" and gguf is not None:
+            raise ModelError(f"{self.model_name} holds an int8 GGUF model; pass the fp32 folder for --backend fp32")
         if gguf is not None:
             self.backend = "int8"
             self._load_gguf(gguf)

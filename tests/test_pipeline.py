@@ -39,6 +39,10 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
     assert report["size_mb"]["int8"] < report["size_mb"]["fp32"]
     assert {"latency_ms_batch1", "tokens_per_s_batch8", "tokens_per_s_batch16", "valid_bleu"} <= set(report["int8"])
 
+    run_script("evaluate.py", "--model", best, "--backend", "int8", "--data", pair_files[1], "--outputs", outputs / "q")
+    int8_metrics = json.loads((outputs / "q" / "metrics.json").read_text())
+    assert int8_metrics["backend"] == "int8" and int8_metrics["splits"]["valid"]["model"]["count"] == 2
+
     rewritten = run_script("infer.py", "--model", weights / "int8", "hi waht is teh capital of frnace", "")
     assert len(rewritten.stdout.splitlines()) == 2
 
