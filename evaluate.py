@@ -16,7 +16,7 @@ from pathlib import Path
 
 from qrewrite.data import DataError, load_pairs, read_mqr, write_json_atomic
 from qrewrite.metrics import score_with_baseline, sentence_bleu
-from qrewrite.modeling import ModelError
+from qrewrite.modeling import TRAINED_MODEL, ModelError
 from qrewrite.rewriter import Rewriter
 
 
@@ -47,7 +47,7 @@ def evaluate_split(rewriter, pairs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="weights/full/best", help="model folder (fp32, merged LoRA or int8)")
+    parser.add_argument("--model", default=TRAINED_MODEL, help="model folder (fp32, merged LoRA or int8)")
     parser.add_argument("--dataset", default="data/processed", help="DatasetDict written by datamod.py")
     parser.add_argument("--splits", nargs="+", default=["train", "valid"])
     parser.add_argument("--data", nargs="+", help="score these JSON pair files or MQR .tsv files instead")

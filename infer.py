@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from qrewrite.data import DataError, write_text_atomic
-from qrewrite.modeling import ModelError
+from qrewrite.modeling import TRAINED_MODEL, ModelError
 from qrewrite.rewriter import Rewriter
 
 
@@ -47,7 +47,7 @@ def read_questions(path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("questions", nargs="*", help="questions to rewrite (default: read stdin)")
-    parser.add_argument("--model", default="weights/full/best", help="model folder (fp32, merged LoRA or int8)")
+    parser.add_argument("--model", default=TRAINED_MODEL, help="model folder (fp32, merged LoRA or int8)")
     parser.add_argument("--input", help="file of questions: .txt (a line each), .json or .jsonl records")
     parser.add_argument("--output", help="write JSONL records {input, rewrite, fallback} to this file")
     parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",

@@ -28,7 +28,7 @@ import torch
 
 from qrewrite.data import DataError, load_pairs, write_json_atomic
 from qrewrite.metrics import score
-from qrewrite.modeling import ModelError, embedded_gguf_path, load_model
+from qrewrite.modeling import TRAINED_MODEL, ModelError, embedded_gguf_path, load_model
 from qrewrite.rewriter import Rewriter, int8_dir_for
 
 GGUF_NAME = "model-q8_0.gguf"
@@ -133,7 +133,7 @@ def measure(rewriter, questions, references, batch_sizes, latency_questions):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="weights/full/best", help="fp32 model folder from finetune.py")
+    parser.add_argument("--model", default=TRAINED_MODEL, help="fp32 model folder from finetune.py")
     parser.add_argument("--out", help="int8 model folder (default: <model>/../int8)")
     parser.add_argument("--valid", default="dataset/valid.json", help="pairs for the quality and speed figures")
     parser.add_argument("--limit", type=int, default=200, help="validation pairs to measure on")

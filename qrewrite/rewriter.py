@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from qrewrite.modeling import ModelError, load_model, pick_device, prepare_tokenizer
+from qrewrite.modeling import TRAINED_MODEL, ModelError, load_model, pick_device, prepare_tokenizer
 from qrewrite.prompt import generation_prompt
 
 MAX_INPUT_TOKENS = 256  # longer questions are cut to this many tokens, with a warning
@@ -49,9 +49,7 @@ def fallback_reason(question, output):
 class Rewriter:
     def __init__(self, model=None, batch_size=8, device=None, backend="auto"):
         """backend "auto" follows the folder; "int8" also finds quantize.py's output beside an fp32 folder."""
-        from qrewrite.modeling import DEFAULT_MODEL
-
-        self.model_name = model or DEFAULT_MODEL
+        self.model_name = model or TRAINED_MODEL
         self.batch_size = batch_size
         gguf = gguf_file_in(self.model_name)
         if backend == "int8" and gguf is None:
