@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Real human data: fine-tune on MQR dev (split 90/10 by input, seed 0) and score its valid split
+# against the identity baseline (copying the input). MQR is third-party: it is read from
+# ../shared/data/mqr/dev.tsv (or the path given as $1), and everything derived from it goes to
+# ignored folders (data/mqr, weights/mqr, outputs/mqr), never into git.
+#   bash mqr.sh                 # 3 epochs, about an hour on 2 CPU cores
+#   EPOCHS=2 bash mqr.sh path/to/dev.tsv
+set -euo pipefail
+cd "$(dirname "$0")"
+TSV=${1:-../shared/data/mqr/dev.tsv}
+PY=.venv/bin/python
+rm -rf data/mqr  # this script's own import of the TSV, made anew each run
+$PY datamod.py --from-mqr "$TSV" --json-dir data/mqr --out data/mqr/processed --valid-fraction 0.1 --seed 0
+$PY finetune.py --data data/mqr/processed --method full --epochs "${EPOCHS:-3}" --out weights/mqr \
+  --outputs outputs/mqr --overwrite
+$PY evaluate.py --model weights/mqr/best --dataset data/mqr/processed --splits valid --outputs outputs/mqr
