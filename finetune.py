@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from qrewrite.data import write_json_atomic, write_text_atomic
-from qrewrite.modeling import DEFAULT_MODEL, ModelError, load_model
+from qrewrite.modeling import DEFAULT_MODEL, ModelError, load_model, save_model_atomic
 from qrewrite.prompt import training_example
 
 DEFAULT_LR = {"full": 5e-5, "lora": 2e-4}
@@ -101,12 +101,7 @@ def save_best(trainer, tokenizer, method, best_dir):
     model = trainer.model
     if method == "lora":
         model = model.merge_and_unload()
-    tmp = best_dir.with_name(f".{best_dir.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    shutil.rmtree(best_dir, ignore_errors=True)
-    tmp.rename(best_dir)
+    save_model_atomic(model, tokenizer, best_dir)
 
 
 def main():

@@ -63,6 +63,11 @@ def convert_embedded_model(out_dir=DEFAULT_MODEL):
     model.load_state_dict(loaded.state_dict())
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return save_model_atomic(model, tokenizer, out_dir)
+
+
+def save_model_atomic(model, tokenizer, out_dir):
+    """save_pretrained into a temp folder beside out_dir, then swap it in: a crash never leaves half a model."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
@@ -70,6 +75,7 @@ def convert_embedded_model(out_dir=DEFAULT_MODEL):
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        shutil.rmtree(out_dir, ignore_errors=True)
         os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
