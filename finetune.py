@@ -119,6 +119,9 @@ def main():
     parser.add_argument("--lora-alpha", type=int, default=32)
     parser.add_argument("--out", help="run folder (default: weights/<method>); the model goes to <out>/best")
     parser.add_argument("--outputs", default="outputs", help="folder for the table and the loss curve")
+    parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction,
+                        help="recompute activations in the backward pass: less memory, slower steps "
+                             "(default: on GPU only; CPU RAM is rarely the limit)")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in <out>")
     parser.add_argument("--overwrite", action="store_true", help="discard an earlier run's checkpoints in <out>")
     args = parser.parse_args()
@@ -148,6 +151,8 @@ def main():
         sys.exit(f"error: {err}")
     model.train()
     use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if args.gradient_checkpointing is None:
+        args.gradient_checkpointing = torch.cuda.is_available()
 
     peft_config = None
     if args.method == "lora":
@@ -177,6 +182,7 @@ def main():
         logging_strategy="steps",
         logging_steps=max(1, steps_per_epoch // 10),
         bf16=use_bf16,
+        gradient_checkpointing=args.gradient_checkpointing,
         seed=args.seed,
         report_to="none",
         dataloader_pin_memory=torch.cuda.is_available(),
