@@ -14,3 +14,7 @@ $PY datamod.py --from-mqr "$TSV" --json-dir data/mqr --out data/mqr/processed --
 $PY finetune.py --data data/mqr/processed --method full --epochs "${EPOCHS:-3}" --out weights/mqr \
   --outputs outputs/mqr --overwrite
 $PY evaluate.py --model weights/mqr/best --dataset data/mqr/processed --splits valid --outputs outputs/mqr
+# For comparison, the model trained on the shipped data only (if `python finetune.py` has been run)
+if [ -d weights/full/best ]; then
+  $PY evaluate.py --model weights/full/best --dataset data/mqr/processed --splits valid --outputs outputs/mqr_shipped_model
+fi
