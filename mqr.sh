@@ -3,7 +3,7 @@
 # against the identity baseline (copying the input). MQR is third-party: it is read from
 # ../shared/data/mqr/dev.tsv (or the path given as $1), and everything derived from it goes to
 # ignored folders (data/mqr, weights/mqr, outputs/mqr), never into git.
-#   bash mqr.sh                 # 3 epochs: 34 min of training on 2 CPU cores
+#   bash mqr.sh                 # 3 epochs: 33 min of training on 2 CPU cores
 #   EPOCHS=2 bash mqr.sh path/to/dev.tsv
 set -euo pipefail
 cd "$(dirname "$0")"
