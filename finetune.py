@@ -150,9 +150,10 @@ def main():
     except ModelError as err:
         sys.exit(f"error: {err}")
     model.train()
-    use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    on_gpu = torch.cuda.is_available()
+    use_bf16 = on_gpu and torch.cuda.is_bf16_supported()
     if args.gradient_checkpointing is None:
-        args.gradient_checkpointing = torch.cuda.is_available()
+        args.gradient_checkpointing = on_gpu
 
     peft_config = None
     if args.method == "lora":
@@ -185,7 +186,7 @@ def main():
         gradient_checkpointing=args.gradient_checkpointing,
         seed=args.seed,
         report_to="none",
-        dataloader_pin_memory=torch.cuda.is_available(),
+        dataloader_pin_memory=on_gpu,
     )
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset["train"], eval_dataset=dataset["valid"],
                          processing_class=tokenizer, peft_config=peft_config)
@@ -213,8 +214,8 @@ def main():
         "valid_examples": len(dataset["valid"]),
         "wall_time_s": round(wall_s, 1),
         "peak_cpu_memory_gib": round(peak_rss_gib, 2),
-        "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if on_gpu else None,
+        "device": "cuda" if on_gpu else "cpu",
         "args": vars(args),
     }
     write_json_atomic(outputs / f"finetune_{args.method}.json", summary)
