@@ -32,18 +32,18 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import importlib.resources
-import json
-import os
 import random
 import re
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 import yaml
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the repo root, so that the script runs from anywhere
+from qrewrite.data import write_json_atomic, write_text_atomic  # noqa: E402
+
 QUESTIONS_FILE = HERE / "questions.txt"
 
 MAX_INPUT_WORDS = 60
@@ -652,33 +652,6 @@ def make_split(questions, size, noiser, seen, common, rng):
     order = list(range(len(pairs)))
     rng.shuffle(order)
     return [pairs[i] for i in order], [tags_all[i] for i in order]
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, indent=1)
-            f.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def split_stats(pairs, tags):

@@ -7,7 +7,6 @@ import csv
 import json
 import os
 import random
-import tempfile
 from pathlib import Path
 
 FIELDS = ("input", "output")
@@ -94,13 +93,13 @@ def write_text_atomic(path, text):
     """Writes through a temp file in the same folder, then renames: a crash never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # not mkstemp: its files are owner-only
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
 
 

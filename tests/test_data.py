@@ -1,10 +1,12 @@
 """Validation of the dataset files: each problem gives one line naming the file and the record."""
 import json
+import os
+import stat
 
 import pytest
 
 from conftest import run_script
-from qrewrite.data import DataError, check_disjoint, load_pairs, read_mqr, split_pairs
+from qrewrite.data import DataError, check_disjoint, load_pairs, read_mqr, split_pairs, write_json_atomic
 
 BAD_FILES = [
     ("{not json", "not valid JSON"),
@@ -108,3 +110,15 @@ def test_datamod_from_mqr_never_overwrites(tmp_path):
     again = run_script(*args, check=False)
     assert again.returncode == 2 and "already exists" in again.stderr
     assert json.loads((json_dir / "train.json").read_text()) == train
+
+
+def test_atomic_write_leaves_a_normal_file(tmp_path):
+    old_umask = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "out" / "metrics.json", {"bleu": 1.0})
+    finally:
+        os.umask(old_umask)
+    written = tmp_path / "out" / "metrics.json"
+    assert json.loads(written.read_text()) == {"bleu": 1.0}
+    assert stat.S_IMODE(written.stat().st_mode) == 0o644  # not mkstemp's owner-only 0600
+    assert [p.name for p in written.parent.iterdir()] == ["metrics.json"]  # no temp file left behind
