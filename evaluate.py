@@ -1,6 +1,6 @@
 """Step 3: rewrite every question of each split with the trained model and score the rewrites.
 
-For each split: greedy, batched rewrites; corpus BLEU (0-100 and the 0-1 scale of the original
+For each split: batched rewrites (greedy, or --beams N); corpus BLEU (0-100 and the 0-1 scale of the original
 work), chrF and exact match, each beside the identity baseline (copying the input unchanged).
 Writes outputs/<split>_io.json (input, reference, prediction, per-example BLEU, fallback) and
 outputs/metrics.json. (This file shadows the `evaluate` package from the hub; scores come from sacrebleu.)
@@ -8,6 +8,7 @@ outputs/metrics.json. (This file shadows the `evaluate` package from the hub; sc
     python evaluate.py                                    # weights/full/best on data/processed train + valid
     python evaluate.py --model weights/lora/best --outputs outputs/lora
     python evaluate.py --backend int8                     # the int8 model quantize.py wrote (weights/full/int8)
+    python evaluate.py --beams 4 --outputs outputs/beams4  # beam search, the candidate picked as infer.py does
     python evaluate.py --data ../shared/data/mqr/dev.tsv --limit 200   # any JSON of pairs or MQR .tsv
 """
 import argparse
@@ -54,26 +55,28 @@ def main():
     parser.add_argument("--limit", type=int, help="first N pairs of each split (quick runs)")
     parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
                         help="int8: the GGUF model quantize.py wrote beside --model (auto: what --model holds)")
+    parser.add_argument("--beams", type=int, default=1, help="1: greedy; more: beam search (fp32 only), see infer.py")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--outputs", help="folder for *_io.json and metrics.json (default: outputs, int8: outputs/int8)")
     args = parser.parse_args()
 
     try:
         splits = {name: pairs[:args.limit] for name, pairs in load_splits(args).items()}
-        rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend)
+        rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams)
     except (DataError, ModelError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 
     outputs = Path(args.outputs or ("outputs/int8" if rewriter.backend == "int8" else "outputs"))
-    report = {"model": args.model, "backend": rewriter.backend, "splits": {}}
+    report = {"model": args.model, "backend": rewriter.backend, "beams": args.beams, "splits": {}}
     for name, pairs in splits.items():
         metrics, io = evaluate_split(rewriter, pairs)
         write_json_atomic(outputs / f"{name}_io.json", io)
         report["splits"][name] = metrics
     write_json_atomic(outputs / "metrics.json", report)
 
-    print(f"\nmodel {args.model} ({rewriter.backend}); identity = copying the input")
+    decoding = "greedy" if args.beams == 1 else f"{args.beams} beams"
+    print(f"\nmodel {args.model} ({rewriter.backend}, {decoding}); identity = copying the input")
     print("| split | n | BLEU | BLEU 0-1 | chrF | exact | identity BLEU | identity chrF | identity exact | fallbacks |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, m in report["splits"].items():

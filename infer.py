@@ -9,6 +9,7 @@ records {"input", "rewrite", "fallback"} that flag it. Empty lines pass through 
     echo "how do i reset my pasword pls" | python infer.py
     python infer.py --input questions.txt --output rewrites.jsonl --batch-size 16
     python infer.py --model weights/full/int8 "whats the wether in paris tmrw"   # int8 (quantize.py)
+    python infer.py --beams 4 "is it cheaper to boook flihts on a tuesday"   # slower, fewer wrong corrections
 From Python: `from qrewrite.rewriter import Rewriter; Rewriter("weights/full/best").rewrite([...])`.
 """
 import argparse
@@ -52,6 +53,9 @@ def main():
     parser.add_argument("--output", help="write JSONL records {input, rewrite, fallback} to this file")
     parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
                         help="int8: the GGUF model quantize.py wrote beside --model (auto: what --model holds)")
+    parser.add_argument("--beams", type=int, default=1,
+                        help="1: greedy; more: beam search, keeping the candidate that best balances confidence "
+                             "and keeping the input (fp32 only; 4 beams took 1.8x the time per question at batch 1 here)")
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
 
@@ -62,7 +66,7 @@ def main():
             questions = args.questions
         else:
             questions = sys.stdin.read().splitlines()
-        rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend)
+        rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams)
     except (DataError, ModelError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -22,6 +22,11 @@ def sentence_bleu(prediction, reference):
     return round(sacrebleu.sentence_bleu(prediction, [reference]).score, 2)
 
 
+def input_overlap(text, source):
+    """How much of `source` `text` keeps, as chrF on a 0-1 scale (1: the same characters in the same words)."""
+    return sacrebleu.sentence_chrf(text, [source]).score / 100
+
+
 def score_with_baseline(inputs, predictions, references):
     """Model scores and the identity baseline's scores on the same examples."""
     return {"model": score(predictions, references), "identity": score(list(inputs), references)}

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import run_script
 from qrewrite.modeling import ModelError, load_model
-from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter, fallback_reason
+from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter, fallback_reason, pick_candidate
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,29 @@ def test_batching_does_not_change_outputs(tiny_model_dir, rewriter):
     questions = ["where is teh eiffel tower", "can i not pay by card", "um when does the store on 5th street open"]
     one_by_one = Rewriter(str(tiny_model_dir), batch_size=1, device="cpu").generate(questions)
     assert rewriter.generate(questions) == one_by_one
+
+
+def test_pick_candidate_weighs_confidence_against_keeping_the_input():
+    question = "does my employer match count toward the 401k limit"
+    # The trained model's two best beams on this valid question: the likelier one drops "count toward".
+    candidates = [("Does my employer match the 401k limit?", -0.031),
+                  ("Does my employer match count toward the 401k limit?", -0.110)]
+    assert pick_candidate(question, candidates) == candidates[1][0]
+    # Confidence still counts: a far less likely candidate is not picked for copying more of the input.
+    assert pick_candidate(question, [candidates[0], (candidates[1][0], -2.0)]) == candidates[0][0]
+    # A candidate that would fall back is passed over, unless all would.
+    assert pick_candidate(question, [(question, -0.01), candidates[0]]) == candidates[0][0]
+    assert pick_candidate(question, [("", -0.1)]) == ""
+
+
+def test_beam_search_gives_each_question_its_own_beams(tiny_model_dir):
+    # Same token count, so the batch has no padding and the same length bound as one-by-one runs.
+    questions = ["where is teh eiffel tower", "wat time does teh bank open"]
+    batched = Rewriter(str(tiny_model_dir), batch_size=2, device="cpu", beams=3)
+    assert batched.prompt_ids(questions[0])[1] == batched.prompt_ids(questions[1])[1]
+    one_by_one = Rewriter(str(tiny_model_dir), batch_size=1, device="cpu", beams=3)
+    outputs = batched.generate(questions)
+    assert outputs == one_by_one.generate(questions) and outputs[0] != outputs[1]
 
 
 def test_new_tokens_are_bounded_by_input(rewriter):

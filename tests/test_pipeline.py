@@ -64,4 +64,5 @@ def test_lora_with_resume(tmp_path, pair_files, tiny_model_dir):
     from safetensors import safe_open
     with safe_open(str(weights / "best" / "model.safetensors"), "pt") as f:
         assert not [k for k in f.keys() if "lora" in k]
-    run_script("infer.py", "--model", weights / "best", "how do i reset my pasword")
+    rewritten = run_script("infer.py", "--model", weights / "best", "--beams", "2", "how do i reset my pasword", "")
+    assert len(rewritten.stdout.splitlines()) == 2

@@ -38,6 +38,8 @@ def test_int8_model_loads_in_rewriter(tiny_model_dir, int8_dir):
     records = rewriter.rewrite_records(["hi waht is teh capital of frnace", ""])
     assert records[1]["rewrite"] == "" and records[0]["rewrite"] in (records[0]["input"], records[0]["raw"])
     assert (int8_dir / GGUF_NAME).stat().st_size < 0.5 * (tiny_model_dir / "model.safetensors").stat().st_size
+    with pytest.raises(ModelError, match="fp32 backend only"):
+        Rewriter(str(int8_dir), beams=4)
 
 
 def test_corrupt_gguf_is_one_line_error(int8_dir, tmp_path):
