@@ -15,7 +15,6 @@ table goes to outputs/finetune_<method>.json and .md, the loss curve to outputs/
 CPU runs in fp32 and a GPU in bf16, with no change to the code.
 """
 import argparse
-import json
 import resource
 import shutil
 import sys

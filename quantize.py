@@ -167,7 +167,7 @@ def main():
     report["bleu_change"] = round(int8["valid_bleu"] - fp32["valid_bleu"], 2)
     write_json_atomic(Path(args.outputs) / "quantize.json", report)
 
-    print(f"\n| | size MB | ms/question (batch 1) | tok/s batch 1 | tok/s batch 8 | tok/s batch 16 | valid BLEU |")
+    print("\n| | size MB | ms/question (batch 1) | tok/s batch 1 | tok/s batch 8 | tok/s batch 16 | valid BLEU |")
     print("|---|---|---|---|---|---|---|")
     for backend in ("fp32", "int8"):
         m = report[backend]

@@ -57,7 +57,7 @@ def pair_files(tmp_path):
         path = tmp_path / name
         path.write_text(json.dumps([{"input": i, "output": o} for i, o in pairs]))
         return path
-    return write(f"train.json", PAIRS[:6]), write(f"valid.json", PAIRS[6:])
+    return write("train.json", PAIRS[:6]), write("valid.json", PAIRS[6:])
 
 
 def run_script(*args, stdin=None, check=True):
