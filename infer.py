@@ -55,7 +55,8 @@ def main():
                         help="int8: the GGUF model quantize.py wrote beside --model (auto: what --model holds)")
     parser.add_argument("--beams", type=int, default=1,
                         help="1: greedy; more: beam search, keeping the candidate that best balances confidence "
-                             "and keeping the input (fp32 only; 4 beams took 1.8x the time per question at batch 1 here)")
+                             "and keeping the input (fp32 only; 4 beams took 1.8x the time per question at "
+                             "batch 1 here)")
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
 
