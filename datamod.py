@@ -10,20 +10,24 @@ Bad input stops with a one-line error naming the file and the record, exit code 
         # real human rewrites in MQR's TSV format -> train/valid JSON (90/10, seeded) -> dataset
 """
 import argparse
-import shutil
-import sys
 from pathlib import Path
 
+from qrewrite.cli import ArgumentParser, fail, fraction, positive_int
 from qrewrite.data import DataError, check_disjoint, load_pairs, read_mqr, split_pairs, write_json_atomic
+from qrewrite.paths import PROCESSED_DATA, check_output_dir, check_output_file, discard, replace_dir, staging_dir
+
+OWNER = "datamod.py"
 
 
 def import_mqr(tsv_path, json_dir, valid_fraction, seed):
     """MQR TSV -> json_dir/train.json and json_dir/valid.json; refuses to overwrite existing files."""
     json_dir = Path(json_dir)
     targets = [json_dir / "train.json", json_dir / "valid.json"]
-    existing = [str(t) for t in targets if t.exists()]
+    existing = [str(t) for t in targets if t.exists() or t.is_symlink()]
     if existing:
         raise DataError(f"{existing[0]}: already exists; pass another --json-dir or remove it first")
+    for target in targets:
+        check_output_file(target, inputs=[tsv_path], flag="--json-dir")
     train, valid = split_pairs(read_mqr(tsv_path), valid_fraction, seed)
     for target, records in zip(targets, (train, valid)):
         write_json_atomic(target, records)
@@ -31,39 +35,46 @@ def import_mqr(tsv_path, json_dir, valid_fraction, seed):
     return targets
 
 
+def save_dataset(train, valid, out):
+    """Writes the DatasetDict beside `out`, then swaps it in (save_to_disk cannot overwrite what it reads)."""
+    from datasets import Dataset, DatasetDict
+
+    dataset = DatasetDict({"train": Dataset.from_list(train), "valid": Dataset.from_list(valid)})
+    staged = staging_dir(out)
+    try:
+        dataset.save_to_disk(str(staged))
+        replace_dir(staged, out, OWNER)
+    except BaseException:
+        discard(staged)
+        raise
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", default="dataset/train.json", help="JSON list of training pairs")
     parser.add_argument("--valid", default="dataset/valid.json", help="JSON list of validation pairs")
-    parser.add_argument("--out", default="data/processed", help="folder for the saved DatasetDict")
-    parser.add_argument("--limit-train", type=int, help="keep the first N training pairs (quick runs)")
-    parser.add_argument("--limit-valid", type=int, help="keep the first N validation pairs (quick runs)")
+    parser.add_argument("--out", default=PROCESSED_DATA,
+                        help="folder for the saved DatasetDict: new, empty, or written by datamod.py before")
+    parser.add_argument("--limit-train", type=positive_int, help="keep the first N training pairs (quick runs)")
+    parser.add_argument("--limit-valid", type=positive_int, help="keep the first N validation pairs (quick runs)")
     parser.add_argument("--from-mqr", metavar="TSV", help="import an MQR .tsv first (replaces --train/--valid)")
     parser.add_argument("--json-dir", default="data/mqr", help="with --from-mqr: where its train/valid JSON go")
-    parser.add_argument("--valid-fraction", type=float, default=0.1, help="with --from-mqr: share for valid")
+    parser.add_argument("--valid-fraction", type=fraction, default=0.1, help="with --from-mqr: share for valid")
     parser.add_argument("--seed", type=int, default=0, help="with --from-mqr: seed of the split")
     args = parser.parse_args()
 
     try:
+        sources = [args.from_mqr] if args.from_mqr else [args.train, args.valid]
+        out = check_output_dir(args.out, OWNER, inputs=sources + ([args.json_dir] if args.from_mqr else []))
         if args.from_mqr:
             args.train, args.valid = import_mqr(args.from_mqr, args.json_dir, args.valid_fraction, args.seed)
         train = load_pairs(args.train)[:args.limit_train]
         valid = load_pairs(args.valid)[:args.limit_valid]
         check_disjoint(args.train, train, args.valid, valid)
     except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        fail(err)
 
-    from datasets import Dataset, DatasetDict
-
-    dataset = DatasetDict({"train": Dataset.from_list(train), "valid": Dataset.from_list(valid)})
-    # save_to_disk refuses to overwrite a dataset it is reading from; write beside it, then swap.
-    out = Path(args.out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    dataset.save_to_disk(str(tmp))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    save_dataset(train, valid, out)
     print(f"saved {len(train)} train and {len(valid)} valid pairs to {out}")
 
 

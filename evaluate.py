@@ -2,8 +2,10 @@
 
 For each split: batched rewrites (greedy, or --beams N); corpus BLEU (0-100 and the 0-1 scale of the original
 work), chrF and exact match, each beside the identity baseline (copying the input unchanged).
-Writes outputs/<split>_io.json (input, reference, prediction, per-example BLEU, fallback) and
-outputs/metrics.json. (This file shadows the `evaluate` package from the hub; scores come from sacrebleu.)
+Faithfulness beside them: the share of rewrites that keep every number, name and negation the reference keeps,
+that invent one, that change an already-clean input, and content-word recall/precision (qrewrite.metrics).
+Writes outputs/<split>_io.json (input, reference, prediction, per-example BLEU, fallback, what it dropped or
+invented: list the meaning-changing rewrites with `"meaning_changed": true`) and outputs/metrics.json. (This file shadows the `evaluate` package from the hub; scores come from sacrebleu.)
 
     python evaluate.py                                    # weights/full/best on data/processed train + valid
     python evaluate.py --model weights/lora/best --outputs outputs/lora
@@ -12,24 +14,53 @@ outputs/metrics.json. (This file shadows the `evaluate` package from the hub; sc
     python evaluate.py --data ../shared/data/mqr/dev.tsv --limit 200   # any JSON of pairs or MQR .tsv
 """
 import argparse
-import sys
+from collections import Counter
 from pathlib import Path
 
+from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.data import DataError, load_pairs, read_mqr, write_json_atomic
-from qrewrite.metrics import score_with_baseline, sentence_bleu
+from qrewrite.metrics import example_flags, score_with_baseline, sentence_bleu
 from qrewrite.modeling import TRAINED_MODEL, ModelError
+from qrewrite.paths import OUTPUTS, PROCESSED_DATA, check_outputs_dir, open_outputs_dir
 from qrewrite.rewriter import Rewriter
+
+
+def load_data_files(paths):
+    """{file stem: [pairs]}; two files with one stem would share one *_io.json, so they are refused."""
+    splits = {}
+    for path in paths:
+        name = Path(path).stem
+        if name in splits:
+            raise DataError(f"--data {path}: another file is also named '{name}' and both would write "
+                            f"{name}_io.json; rename or copy one of them")
+        splits[name] = read_mqr(path) if path.endswith(".tsv") else load_pairs(path)
+    return splits
 
 
 def load_splits(args):
     """{split name: [pairs]} from --data files, or from the DatasetDict written by datamod.py."""
     if args.data:
-        return {Path(p).stem: (read_mqr(p) if p.endswith(".tsv") else load_pairs(p)) for p in args.data}
+        return load_data_files(args.data)
     if not Path(args.dataset).is_dir():
         raise DataError(f"{args.dataset}: no dataset; run `python datamod.py` first or pass --data FILE")
     from datasets import load_from_disk
-    dataset = load_from_disk(args.dataset)
+    try:
+        dataset = load_from_disk(args.dataset)
+    except (FileNotFoundError, ValueError) as err:
+        raise DataError(f"--dataset {args.dataset}: not a dataset saved by datamod.py ({type(err).__name__}); "
+                        "pass the folder datamod.py wrote, or --data FILE") from None
+    for split in args.splits:
+        if split not in dataset or len(dataset[split]) == 0:
+            raise DataError(f"--splits {split}: {args.dataset} has no such split or it is empty; "
+                            f"it has {', '.join(dataset)}")
     return {split: dataset[split].to_list() for split in args.splits}
+
+
+def check_outputs(args, rewriter, split_names):
+    """The outputs folder and every file it will get, checked before any rewriting starts."""
+    inputs = [p for p in [args.model, args.dataset, *(args.data or [])] if Path(p).exists()]
+    return check_outputs_dir(args.outputs or (f"{OUTPUTS}/int8" if rewriter.backend == "int8" else OUTPUTS),
+                             [f"{split}_io.json" for split in split_names] + ["metrics.json"], inputs=inputs)
 
 
 def evaluate_split(rewriter, pairs):
@@ -41,42 +72,15 @@ def evaluate_split(rewriter, pairs):
     metrics["model"]["bleu_01"] = round(metrics["model"]["bleu"] / 100, 4)
     metrics["identity"]["bleu_01"] = round(metrics["identity"]["bleu"] / 100, 4)
     metrics["fallbacks"] = sum(r["fallback"] is not None for r in records)
+    metrics["fallback_reasons"] = dict(Counter(r["fallback"].split(":")[0] for r in records if r["fallback"]))
     io = [{"input": r["input"], "reference": ref, "prediction": r["rewrite"], "bleu": sentence_bleu(r["rewrite"], ref),
-           "raw": r["raw"], "fallback": r["fallback"]} for r, ref in zip(records, references)]
+           "raw": r["raw"], "fallback": r["fallback"], **example_flags(r["input"], r["rewrite"], ref)}
+          for r, ref in zip(records, references)]
     return metrics, io
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=TRAINED_MODEL, help="model folder (fp32, merged LoRA or int8)")
-    parser.add_argument("--dataset", default="data/processed", help="DatasetDict written by datamod.py")
-    parser.add_argument("--splits", nargs="+", default=["train", "valid"])
-    parser.add_argument("--data", nargs="+", help="score these JSON pair files or MQR .tsv files instead")
-    parser.add_argument("--limit", type=int, help="first N pairs of each split (quick runs)")
-    parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
-                        help="int8: the GGUF model quantize.py wrote beside --model (auto: what --model holds)")
-    parser.add_argument("--beams", type=int, default=1, help="1: greedy; more: beam search (fp32 only), see infer.py")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--outputs", help="folder for *_io.json and metrics.json (default: outputs, int8: outputs/int8)")
-    args = parser.parse_args()
-
-    try:
-        splits = {name: pairs[:args.limit] for name, pairs in load_splits(args).items()}
-        rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams)
-    except (DataError, ModelError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-
-    outputs = Path(args.outputs or ("outputs/int8" if rewriter.backend == "int8" else "outputs"))
-    report = {"model": args.model, "backend": rewriter.backend, "beams": args.beams, "splits": {}}
-    for name, pairs in splits.items():
-        metrics, io = evaluate_split(rewriter, pairs)
-        write_json_atomic(outputs / f"{name}_io.json", io)
-        report["splits"][name] = metrics
-    write_json_atomic(outputs / "metrics.json", report)
-
-    decoding = "greedy" if args.beams == 1 else f"{args.beams} beams"
-    print(f"\nmodel {args.model} ({rewriter.backend}, {decoding}); identity = copying the input")
+def print_tables(report):
+    """Scores and faithfulness, each beside the identity baseline (copying the input)."""
     print("| split | n | BLEU | BLEU 0-1 | chrF | exact | identity BLEU | identity chrF | identity exact | fallbacks |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, m in report["splits"].items():
@@ -84,6 +88,53 @@ def main():
         print(f"| {name} | {model['count']} | {model['bleu']:.2f} | {model['bleu_01']:.3f} | {model['chrf']:.2f} | "
               f"{model['exact_match']:.3f} | {ident['bleu']:.2f} | {ident['chrf']:.2f} | {ident['exact_match']:.3f} | "
               f"{m['fallbacks']} |")
+    print("\nfaithfulness against the reference (kept: keeps every number / name / negation the reference keeps)")
+    print("| split | | kept | numbers | names | negations | invented | over-correction | content recall | "
+          "content precision |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, m in report["splits"].items():
+        for who in ("model", "identity"):
+            f = m[who]
+            over = "-" if f["over_correction"] is None else f"{f['over_correction']:.3f} of {f['clean_inputs']}"
+            print(f"| {name} | {who} | {f['kept']:.3f} | {f['kept_number']:.3f} | {f['kept_name']:.3f} | "
+                  f"{f['kept_negation']:.3f} | {f['invented']:.3f} | {over} | {f['content_recall']:.3f} | "
+                  f"{f['content_precision']:.3f} |")
+    for name, m in report["splits"].items():
+        print(f"{name} fallbacks by reason: {m['fallback_reasons'] or 'none'}")
+
+
+def main():
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=TRAINED_MODEL, help="model folder (fp32, merged LoRA or int8)")
+    parser.add_argument("--dataset", default=PROCESSED_DATA, help="DatasetDict written by datamod.py")
+    parser.add_argument("--splits", nargs="+", default=["train", "valid"])
+    parser.add_argument("--data", nargs="+", help="score these JSON pair files or MQR .tsv files instead")
+    parser.add_argument("--limit", type=positive_int, help="first N pairs of each split (quick runs)")
+    parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
+                        help="int8: the GGUF model quantize.py wrote beside --model (auto: what --model holds)")
+    parser.add_argument("--beams", type=positive_int, default=1, help="1: greedy; more: beam search (fp32 only), see infer.py")
+    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--outputs", help="folder for *_io.json and metrics.json (default: outputs, int8: outputs/int8)")
+    args = parser.parse_args()
+
+    try:
+        splits = {name: pairs[:args.limit] for name, pairs in load_splits(args).items()}
+        rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams)
+        outputs = check_outputs(args, rewriter, splits)
+    except (DataError, ModelError) as err:
+        fail(err)
+
+    report = {"model": args.model, "backend": rewriter.backend, "beams": args.beams, "splits": {}}
+    for name, pairs in splits.items():
+        metrics, io = evaluate_split(rewriter, pairs)
+        open_outputs_dir(outputs)
+        write_json_atomic(outputs / f"{name}_io.json", io)
+        report["splits"][name] = metrics
+    write_json_atomic(outputs / "metrics.json", report)
+
+    decoding = "greedy" if args.beams == 1 else f"{args.beams} beams"
+    print(f"\nmodel {args.model} ({rewriter.backend}, {decoding}); identity = copying the input")
+    print_tables(report)
     print(f"wrote {outputs}/metrics.json and {', '.join(f'{outputs}/{n}_io.json' for n in splits)}")
 
 

@@ -1,8 +1,8 @@
 """Step 2: fine-tune the base model to rewrite questions (full fine-tuning or LoRA).
 
-Reads the DatasetDict written by datamod.py, trains with TRL's SFTTrainer on conversational
-prompt-completion records (the prompt is qrewrite.prompt.build_messages; the loss mask keeps the
-rewrite tokens only), evaluates the validation loss after every epoch, keeps every epoch's
+Reads the DatasetDict written by datamod.py, turns each pair into token ids and the loss mask
+(qrewrite.prompt.training_example: the prompt of build_messages, the user's text always plain text; the
+loss falls on the rewrite tokens only), trains with TRL's SFTTrainer, evaluates the validation loss after every epoch, keeps every epoch's
 checkpoint as safetensors and picks the epoch with the lowest validation loss. The chosen model is
 written to <out>/best (a LoRA adapter is merged first, so it loads like any model); the per-epoch
 table goes to outputs/finetune_<method>.json and .md, the loss curve to outputs/finetune_<method>_loss.png.
@@ -17,15 +17,19 @@ CPU runs in fp32 and a GPU in bf16, with no change to the code.
 import argparse
 import resource
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-from qrewrite.data import write_json_atomic, write_text_atomic
-from qrewrite.modeling import DEFAULT_MODEL, ModelError, load_model, save_model_atomic
+from qrewrite.cli import ArgumentParser, fail, positive_float, positive_int
+from qrewrite.data import DataError, write_json_atomic, write_text_atomic
+from qrewrite.modeling import ModelError, load_model, save_model_atomic
+from qrewrite.paths import (DEFAULT_MODEL, PROCESSED_DATA, OutputError, check_output_dir, check_outputs_dir,
+                            mark_dir, open_outputs_dir, run_dir)
 from qrewrite.prompt import training_example
+
+OWNER = "finetune.py"
 
 DEFAULT_LR = {"full": 5e-5, "lora": 2e-4}
 IGNORE_INDEX = -100  # label value the loss skips
@@ -100,22 +104,22 @@ def save_best(trainer, tokenizer, method, best_dir):
     model = trainer.model
     if method == "lora":
         model = model.merge_and_unload()
-    save_model_atomic(model, tokenizer, best_dir)
+    save_model_atomic(model, tokenizer, best_dir, owner=OWNER)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="data/processed", help="DatasetDict folder written by datamod.py")
+def parse_args():
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=PROCESSED_DATA, help="DatasetDict folder written by datamod.py")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="base model: folder or hub id (e.g. Qwen/Qwen2-0.5B)")
     parser.add_argument("--method", choices=["full", "lora"], default="full")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--lr", type=float, help="peak learning rate (default: 5e-5 full, 2e-4 LoRA)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--grad-accum", type=int, default=1, help="gradient accumulation steps")
+    parser.add_argument("--epochs", type=positive_int, default=3)
+    parser.add_argument("--lr", type=positive_float, help="peak learning rate (default: 5e-5 full, 2e-4 LoRA)")
+    parser.add_argument("--batch-size", type=positive_int, default=8)
+    parser.add_argument("--grad-accum", type=positive_int, default=1, help="gradient accumulation steps")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-length", type=int, default=256, help="longer examples are truncated")
-    parser.add_argument("--lora-r", type=int, default=16)
-    parser.add_argument("--lora-alpha", type=int, default=32)
+    parser.add_argument("--max-length", type=positive_int, default=256, help="longer examples are truncated")
+    parser.add_argument("--lora-r", type=positive_int, default=16)
+    parser.add_argument("--lora-alpha", type=positive_int, default=32)
     parser.add_argument("--out", help="run folder (default: weights/<method>); the model goes to <out>/best")
     parser.add_argument("--outputs", default="outputs", help="folder for the table and the loss curve")
     parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction,
@@ -123,31 +127,49 @@ def main():
                              "(default: on GPU only; CPU RAM is rarely the limit)")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in <out>")
     parser.add_argument("--overwrite", action="store_true", help="discard an earlier run's checkpoints in <out>")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    from datasets import load_from_disk
-    from transformers import set_seed
-    from trl import SFTConfig, SFTTrainer
 
-    set_seed(args.seed)
-    out = Path(args.out or f"weights/{args.method}")
+def load_training_data(path, tokenizer):
+    """The DatasetDict as token ids with the loss mask (qrewrite.prompt.training_example); refuses a folder
+    without non-empty train and valid splits."""
+    from datasets import DatasetDict, load_from_disk
+
+    if not Path(path).is_dir():
+        raise DataError(f"--data {path}: no dataset; run `python datamod.py` first")
+    try:
+        dataset = load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as err:
+        raise DataError(f"--data {path}: not a dataset saved by datamod.py ({type(err).__name__}); "
+                        "run `python datamod.py --out FOLDER` and pass that folder") from None
+    for split in ("train", "valid"):
+        if not isinstance(dataset, DatasetDict) or split not in dataset or len(dataset[split]) == 0:
+            raise DataError(f"--data {path}: no '{split}' examples; build it with datamod.py")
+    return dataset.map(lambda record: training_example(tokenizer, record),
+                       remove_columns=dataset["train"].column_names)
+
+
+def check_run_folder(args, out):
+    """Everything is checked before anything is deleted: the run folder, the output files, the resume state."""
+    local_model = [args.model] if Path(args.model).exists() else []
+    check_output_dir(out, OWNER, inputs=[args.data] + local_model)
+    outputs = check_outputs_dir(args.outputs, [f"finetune_{args.method}{suffix}" for suffix in (".json", ".md",
+                                                                                               "_loss.png")],
+                                inputs=[args.data, out] + local_model)
     checkpoints = out / "checkpoints"
     has_checkpoints = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     if args.resume and not has_checkpoints:
-        sys.exit(f"error: {checkpoints}: no checkpoint to resume from; run without --resume to start")
+        raise OutputError(f"{checkpoints}: no checkpoint to resume from; run without --resume to start")
     if has_checkpoints and not (args.resume or args.overwrite):
-        sys.exit(f"error: {checkpoints}: holds an earlier run; pass --resume to continue it or --overwrite to discard it")
-    if args.overwrite and not args.resume:
-        shutil.rmtree(checkpoints, ignore_errors=True)
-    if not Path(args.data).is_dir():
-        sys.exit(f"error: {args.data}: no dataset; run `python datamod.py` first")
+        raise OutputError(f"{checkpoints}: holds an earlier run; pass --resume to continue it or --overwrite "
+                          "to discard it")
+    return outputs, checkpoints
 
-    dataset = load_from_disk(args.data)
-    dataset = dataset.map(training_example, remove_columns=dataset["train"].column_names)
-    try:
-        model, tokenizer = load_model(args.model, device="cpu", dtype=torch.float32)
-    except ModelError as err:
-        sys.exit(f"error: {err}")
+
+def build_trainer(args, model, tokenizer, dataset, checkpoints):
+    """TRL's SFTTrainer with the loss mask, per-epoch evaluation and checkpoints, and the best epoch kept."""
+    from trl import SFTConfig, SFTTrainer
+
     model.train()
     on_gpu = torch.cuda.is_available()
     use_bf16 = on_gpu and torch.cuda.is_bf16_supported()
@@ -189,6 +211,26 @@ def main():
     )
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset["train"], eval_dataset=dataset["valid"],
                          processing_class=tokenizer, peft_config=peft_config)
+    return trainer
+
+
+def main():
+    args = parse_args()
+    from transformers import set_seed
+
+    set_seed(args.seed)
+    out = Path(args.out or run_dir(args.method))
+    try:
+        outputs, checkpoints = check_run_folder(args, out)
+        model, tokenizer = load_model(args.model, device="cpu", dtype=torch.float32)
+        dataset = load_training_data(args.data, tokenizer)
+    except (DataError, ModelError) as err:
+        fail(err)
+    out.mkdir(parents=True, exist_ok=True)
+    mark_dir(out, OWNER)
+    if args.overwrite and not args.resume:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    trainer = build_trainer(args, model, tokenizer, dataset, checkpoints)
     show_loss_mask(trainer, tokenizer)
 
     start = time.time()
@@ -199,8 +241,7 @@ def main():
     best_dir = out / "best"
     save_best(trainer, tokenizer, args.method, best_dir)
 
-    outputs = Path(args.outputs)
-    outputs.mkdir(parents=True, exist_ok=True)
+    on_gpu = torch.cuda.is_available()
     peak_rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     summary = {
         "method": args.method,
@@ -217,6 +258,7 @@ def main():
         "device": "cuda" if on_gpu else "cpu",
         "args": vars(args),
     }
+    open_outputs_dir(outputs)
     write_json_atomic(outputs / f"finetune_{args.method}.json", summary)
     write_text_atomic(outputs / f"finetune_{args.method}.md", markdown_table(rows))
     plot_losses(trainer.state.log_history, rows, args.method, outputs / f"finetune_{args.method}_loss.png")

@@ -19,19 +19,22 @@ entries are copied from the embedded file). For other models, llama.cpp's conver
 with --outtype q8_0 does the same conversion.
 """
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.data import DataError, load_pairs, write_json_atomic
 from qrewrite.metrics import score
 from qrewrite.modeling import TRAINED_MODEL, ModelError, embedded_gguf_path, load_model
+from qrewrite.paths import (OUTPUTS, check_output_dir, check_outputs_dir, discard, open_outputs_dir, replace_dir,
+                            staging_dir)
 from qrewrite.rewriter import Rewriter, int8_dir_for
 
 GGUF_NAME = "model-q8_0.gguf"
+OWNER = "quantize.py"
 
 
 def rope_permute(weight, n_heads):
@@ -95,14 +98,18 @@ def export_gguf_q8_0(model, tokenizer, path):
 
 
 def quantize(model_dir, out_dir):
-    """model_dir (safetensors) -> out_dir/model-q8_0.gguf plus the tokenizer files, written atomically."""
+    """model_dir (safetensors) -> out_dir/model-q8_0.gguf plus the tokenizer files, swapped in as a whole.
+    out_dir must be new, empty or an earlier output of quantize.py (check_output_dir)."""
     model, tokenizer = load_model(model_dir, device="cpu", dtype=torch.float32)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer.save_pretrained(out_dir)
-    tmp = out_dir / f".{GGUF_NAME}.tmp"
-    export_gguf_q8_0(model, tokenizer, tmp)
-    tmp.replace(out_dir / GGUF_NAME)
+    out_dir = check_output_dir(out_dir, OWNER, inputs=[model_dir])
+    staged = staging_dir(out_dir)
+    try:
+        tokenizer.save_pretrained(staged)
+        export_gguf_q8_0(model, tokenizer, staged / GGUF_NAME)
+        replace_dir(staged, out_dir, OWNER, hashed=[GGUF_NAME])
+    except BaseException:
+        discard(staged)
+        raise
     return out_dir / GGUF_NAME
 
 
@@ -132,24 +139,26 @@ def measure(rewriter, questions, references, batch_sizes, latency_questions):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=TRAINED_MODEL, help="fp32 model folder from finetune.py")
     parser.add_argument("--out", help="int8 model folder (default: <model>/../int8)")
     parser.add_argument("--valid", default="dataset/valid.json", help="pairs for the quality and speed figures")
-    parser.add_argument("--limit", type=int, default=200, help="validation pairs to measure on")
-    parser.add_argument("--latency-questions", type=int, default=32, help="questions timed one at a time")
-    parser.add_argument("--outputs", default="outputs", help="folder for quantize.json")
+    parser.add_argument("--limit", type=positive_int, default=200, help="validation pairs to measure on")
+    parser.add_argument("--latency-questions", type=positive_int, default=32, help="questions timed one at a time")
+    parser.add_argument("--outputs", default=OUTPUTS, help="folder for quantize.json")
     parser.add_argument("--skip-benchmark", action="store_true", help="convert only")
     args = parser.parse_args()
 
     out_dir = Path(args.out) if args.out else int8_dir_for(args.model)
     try:
-        pairs = [] if args.skip_benchmark else load_pairs(args.valid)[:args.limit]
+        check_output_dir(out_dir, OWNER, inputs=[args.model, args.valid])
+        if not args.skip_benchmark:
+            pairs = load_pairs(args.valid)[:args.limit]
+            outputs = check_outputs_dir(args.outputs, ["quantize.json"], inputs=[args.model, args.valid, out_dir])
         start = time.perf_counter()
         gguf_path = quantize(args.model, out_dir)
     except (DataError, ModelError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        fail(err)
     print(f"wrote {gguf_path} in {time.perf_counter() - start:.0f} s")
     if args.skip_benchmark:
         return
@@ -165,7 +174,7 @@ def main():
     fp32, int8 = report["fp32"], report["int8"]
     report["speedup_batch1"] = round(fp32["latency_ms_batch1"] / int8["latency_ms_batch1"], 2)
     report["bleu_change"] = round(int8["valid_bleu"] - fp32["valid_bleu"], 2)
-    write_json_atomic(Path(args.outputs) / "quantize.json", report)
+    write_json_atomic(open_outputs_dir(outputs) / "quantize.json", report)
 
     print("\n| | size MB | ms/question (batch 1) | tok/s batch 1 | tok/s batch 8 | tok/s batch 16 | valid BLEU |")
     print("|---|---|---|---|---|---|---|")

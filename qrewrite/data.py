@@ -4,6 +4,7 @@ A dataset file is a JSON list of records {"input": <question as typed>, "output"
 Every problem is reported as one line naming the file, the record and the fix.
 """
 import csv
+import io
 import json
 import os
 import random
@@ -17,16 +18,18 @@ class DataError(ValueError):
 
 
 def load_pairs(path):
-    """Reads and validates one split: a JSON list of {"input", "output"} string records."""
+    """Reads and validates one split: a non-empty JSON list of {"input", "output"} string records."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found; pass an existing JSON file of {{\"input\", \"output\"}} records")
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))
+        records = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a byte-order mark is read, not refused
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: not valid JSON ({err}); fix the file so it parses as a JSON list") from None
     if not isinstance(records, list):
         raise DataError(f"{path}: top level is {type(records).__name__}, expected a JSON list of records")
+    if not records:
+        raise DataError(f"{path}: the list is empty; add {{\"input\", \"output\"}} records")
     seen = {}
     for index, record in enumerate(records):
         where = f"{path}: record {index}"
@@ -63,19 +66,24 @@ def read_mqr(path):
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found; pass an MQR .tsv file")
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        missing = {"ill formed", "well formed"} - set(reader.fieldnames or [])
-        if missing:
-            raise DataError(f"{path}: header lacks column(s) {sorted(missing)}; expected MQR's tab-separated format")
-        pairs, seen = [], set()
-        for line, row in enumerate(reader, start=2):
-            source, target = (row.get("ill formed") or "").strip(), (row.get("well formed") or "").strip()
-            if not source or not target:
-                raise DataError(f"{path}: line {line}: empty 'ill formed' or 'well formed' cell; fix or remove the row")
-            if (source, target) not in seen:  # MQR repeats a few pairs; keep one of each
-                seen.add((source, target))
-                pairs.append({"input": source, "output": target})
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+    missing = {"ill formed", "well formed"} - set(reader.fieldnames or [])
+    if missing:
+        raise DataError(f"{path}: header lacks column(s) {sorted(missing)}; expected MQR's tab-separated format")
+    pairs, seen = [], set()
+    for line, row in enumerate(reader, start=2):
+        source, target = (row.get("ill formed") or "").strip(), (row.get("well formed") or "").strip()
+        if not source or not target:
+            raise DataError(f"{path}: line {line}: empty 'ill formed' or 'well formed' cell; fix or remove the row")
+        if (source, target) not in seen:  # MQR repeats a few pairs; keep one of each
+            seen.add((source, target))
+            pairs.append({"input": source, "output": target})
+    if not pairs:
+        raise DataError(f"{path}: no rows under the header; pass an MQR file with pairs")
     return pairs
 
 
@@ -91,7 +99,9 @@ def split_pairs(pairs, valid_fraction, seed):
 
 def write_text_atomic(path, text):
     """Writes through a temp file in the same folder, then renames: a crash never leaves half a file."""
-    path = Path(path)
+    from qrewrite.paths import check_output_file  # paths imports this module
+
+    path = check_output_file(path, flag="output")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # not mkstemp: its files are owner-only
     try:

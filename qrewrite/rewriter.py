@@ -6,7 +6,9 @@
 
 A model folder holding a GGUF file (written by quantize.py) runs int8 through llama.cpp; any other
 folder or hub id runs through transformers (fp32 on CPU, bf16 on GPU).
-A degenerate output (empty, not a question, far longer than the input) falls back to the input.
+A degenerate output (empty, not a question, far longer than the input) or one that changes the meaning
+(drops or invents a number, name or negation: qrewrite.faithfulness) falls back to the input, and so does
+input that is not English or holds no question.
 With beams > 1 (fp32 only), beam search keeps that many candidates and the one picked balances the
 model's confidence with how much of the input it keeps (see pick_candidate).
 """
@@ -15,9 +17,11 @@ from pathlib import Path
 
 import torch
 
+from qrewrite.faithfulness import change_reason, skip_reason
 from qrewrite.metrics import input_overlap
-from qrewrite.modeling import TRAINED_MODEL, ModelError, load_model, pick_device, prepare_tokenizer
-from qrewrite.prompt import generation_prompt
+from qrewrite.modeling import (TRAINED_MODEL, ModelError, check_written_files, load_model, pick_device,
+                               prepare_tokenizer)
+from qrewrite.prompt import plain_token_ids, prompt_token_ids, stop_token_ids
 
 MAX_INPUT_TOKENS = 256  # longer questions are cut to this many tokens, with a warning
 # Weight of input_overlap against the mean token log-prob when picking among beam candidates. Chosen on the
@@ -41,7 +45,8 @@ def max_new_tokens_for(n_input_tokens):
 
 
 def fallback_reason(question, output):
-    """Why an output cannot stand as the rewrite of `question`, or None when it can."""
+    """Why an output cannot stand as the rewrite of `question`, or None when it can: the safety net.
+    Beyond its shape, a rewrite must keep every number, name and negation of the question and invent none."""
     text = output.strip()
     if not text:
         return "empty"
@@ -49,7 +54,7 @@ def fallback_reason(question, output):
         return "longer than input"
     if not text.endswith("?"):
         return "not a question"
-    return None
+    return change_reason(question, text)
 
 
 def pick_candidate(question, candidates):
@@ -83,14 +88,13 @@ class Rewriter:
             raise ModelError("beam search runs on the fp32 backend only; pass the fp32 model folder, or 1 beam")
         if gguf is not None:
             self.backend = "int8"
+            check_written_files(gguf.parent)
             self._load_gguf(gguf)
         else:
             self.backend = "fp32"
             self.device, dtype = pick_device() if device is None else (device, torch.float32)
             self.model, self.tokenizer = load_model(self.model_name, self.device, dtype)
-        self.stop_ids = sorted({i for i in (self.tokenizer.eos_token_id,
-                                            self.tokenizer.convert_tokens_to_ids("<|im_end|>"))
-                                if isinstance(i, int) and i != self.tokenizer.unk_token_id})
+        self.stop_ids = stop_token_ids(self.tokenizer)
 
     def _load_gguf(self, gguf):
         from transformers import AutoTokenizer
@@ -109,13 +113,12 @@ class Rewriter:
             raise ModelError(f"{gguf}: cannot be loaded by llama.cpp ({err}); re-run quantize.py") from None
 
     def prompt_ids(self, question):
-        """Token ids of the prompt; a very long question is cut first, with a warning."""
-        ids = self.tokenizer(question, add_special_tokens=False).input_ids
+        """Token ids of the prompt (the question as plain text); a very long question is cut first, with a warning."""
+        ids = plain_token_ids(self.tokenizer, question)
         if len(ids) > MAX_INPUT_TOKENS:
             print(f"warning: a question of {len(ids)} tokens was cut to {MAX_INPUT_TOKENS}", file=sys.stderr)
-            question = self.tokenizer.decode(ids[:MAX_INPUT_TOKENS])
-        prompt = generation_prompt(self.tokenizer, question)
-        return self.tokenizer(prompt, add_special_tokens=False).input_ids, min(len(ids), MAX_INPUT_TOKENS)
+            ids = ids[:MAX_INPUT_TOKENS]
+        return prompt_token_ids(self.tokenizer, ids), len(ids)
 
     def generate(self, questions, progress=False):
         """The model's raw output for each question (greedy, or the picked beam); empty questions give empty outputs."""
@@ -166,10 +169,15 @@ class Rewriter:
         return self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
 
     def rewrite_records(self, questions, progress=False):
-        """One record a question: input, rewrite, the raw output, and the fallback reason (None if used)."""
+        """One record a question: input, rewrite, the raw output, and the fallback reason (None if used).
+        Input that is not English, or holds no question (greetings, thanks), is left as it is, unasked."""
+        skipped = [skip_reason(q) if q.strip() else None for q in questions]
+        asked = [i for i, reason in enumerate(skipped) if reason is None]
+        outputs = dict(zip(asked, self.generate([questions[i] for i in asked], progress)))
         records = []
-        for question, output in zip(questions, self.generate(questions, progress)):
-            reason = fallback_reason(question, output) if question.strip() else None
+        for i, question in enumerate(questions):
+            output = outputs.get(i, "")
+            reason = skipped[i] or (fallback_reason(question, output) if question.strip() else None)
             records.append({"input": question, "rewrite": question if reason or not question.strip() else output,
                             "raw": output, "fallback": reason})
         return records

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from qrewrite.modeling import ModelError, load_model
-from qrewrite.prompt import generation_prompt
+from qrewrite.prompt import plain_token_ids, prompt_token_ids
 from qrewrite.rewriter import Rewriter
 from quantize import GGUF_NAME, quantize
 
@@ -20,8 +20,7 @@ def test_gguf_logits_match_fp32(tiny_model_dir, int8_dir, tokenizer):
     from llama_cpp import Llama
 
     model, _ = load_model(str(tiny_model_dir), device="cpu", dtype=torch.float32)
-    ids = tokenizer(generation_prompt(tokenizer, "hey waht is teh capital of frnace? thx"),
-                    add_special_tokens=False).input_ids
+    ids = prompt_token_ids(tokenizer, plain_token_ids(tokenizer, "hey waht is teh capital of frnace? thx"))
     with torch.no_grad():
         expected = model(torch.tensor([ids])).logits[0].numpy()
     llama = Llama(model_path=str(int8_dir / GGUF_NAME), n_ctx=256, logits_all=True, verbose=False)

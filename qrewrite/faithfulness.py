@@ -1,0 +1,222 @@
+"""What a rewrite must keep: the numbers, names and negations of the question, and nothing invented.
+
+Used twice: by the Rewriter's guard (an output that drops or invents one of these is not passed on) and by
+evaluate.py's faithfulness metrics. Also the two cheap checks that leave an input alone before any
+generation: text that is not English, and greetings or thanks that hold no question.
+
+Definitions (all compared case-insensitively):
+- number: digits in a word ("4417", "$2,000" -> 2000, "5th" -> 5), or a number word from two to twenty;
+  chat-speak such as "b4" or "gr8" is not a number.
+- name: a word with a digit and letters ("401k"), a mixed-case word ("iPhone"), an acronym ("NASA", unless the
+  whole text is shouted), or a capitalised word that does not start a sentence ("Chase", "Sonoma").
+- negation: not, no, never, without, ... and every n't form (typed with or without the apostrophe).
+A name counts as kept when a word of the other text matches it closely (a fixed typo, "Barak" -> "Barack").
+"""
+import re
+from difflib import SequenceMatcher
+
+CHAT_NUMERALS = {"b4", "gr8", "l8r", "l8", "2day", "2nite", "2morrow", "2moro", "4ever", "some1", "any1", "no1",
+                 "every1", "w8", "m8", "h8"}
+NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split()) if i >= 2}  # "one" is mostly a pronoun ("which one")
+NEGATIONS = {"not", "no", "never", "without", "cannot", "nor", "nobody", "nothing", "none", "neither", "nowhere"}
+NT_FORMS = {"dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent", "cant", "couldnt", "wouldnt",
+            "shouldnt", "wont", "havent", "hasnt", "hadnt", "aint", "mustnt", "neednt", "mightnt", "idk"}
+LONG_NEGATIONS = {"without", "never", "nothing", "nobody", "neither", "cannot", "nowhere"}
+NOT_NAMES = {"i", "i'm", "i've", "i'll", "i'd", "im", "ive", "ill", "id"}
+STOPWORDS = set("""
+a an the is are was were be been am do does did to of in on at for with from by about as into and or but if so
+it its this that these those there here i me my you your u ur we our he she they them his her their what which
+who how when where why can could should would will just some any very really
+""".split())
+NAME_MATCH = 0.75  # SequenceMatcher ratio from which two words are the same name ("frnace" ~ "France": 0.83)
+WORD = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
+SENTENCE_END = re.compile(r"[.!?:;\n]")
+
+
+def words(text):
+    return WORD.findall(text)
+
+
+def number_word(word, fuzzy):
+    """The digits a number word stands for ("five" -> "5"; with fuzzy, a typo of one: "fiive")."""
+    if word in NUMBER_WORDS:
+        return NUMBER_WORDS[word]
+    if fuzzy and len(word) >= 4:
+        for name, digits in NUMBER_WORDS.items():
+            if SequenceMatcher(None, word, name).ratio() >= 0.8:
+                return digits
+    return None
+
+
+def numbers(text, fuzzy=False):
+    """(number, word position) pairs of a text: digit strings without thousands separators."""
+    found = []
+    for position, word in enumerate(words(re.sub(r"(?<=\d),(?=\d{3})", "", text))):
+        lower = word.lower()
+        if lower in CHAT_NUMERALS:
+            continue
+        digits = re.findall(r"\d+(?:\.\d+)?", word)
+        spelled = None if digits else number_word(lower, fuzzy)
+        found += [(d, position) for d in digits] + ([(spelled, position)] if spelled else [])
+    return found
+
+
+def is_shouted(text):
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isupper() for c in letters) > 0.6 * len(letters)
+
+
+def names(text):
+    """(name, word position) pairs: words that mark a name or product (see the module docstring)."""
+    shouted, found = is_shouted(text), []
+    for position, match in enumerate(WORD.finditer(text)):
+        word = re.sub(r"['’]s$", "", match.group())
+        before = text[:match.start()].rstrip()
+        sentence_start = not before or SENTENCE_END.match(before[-1]) is not None
+        if word.lower() in CHAT_NUMERALS | NOT_NAMES or not any(c.isalpha() for c in word):
+            continue
+        mixed = any(c.isupper() for c in word[1:]) and any(c.islower() for c in word)
+        acronym = len(word) >= 2 and word.isupper() and not shouted
+        capitalised = (word[0].isupper() and (word[1:].islower() or len(word) == 1) and not sentence_start
+                       and not shouted)
+        if any(c.isdigit() for c in word) or mixed or acronym or capitalised:
+            found.append((word, position))
+    return found
+
+
+def is_negation(word, fuzzy=False):
+    bare = word.replace("'", "").replace("’", "")
+    if word in NEGATIONS or bare in NT_FORMS or word.endswith(("n't", "n’t")):
+        return True
+    return fuzzy and len(bare) >= 5 and any(bare[0] == n[0] and SequenceMatcher(None, bare, n).ratio() >= 0.85
+                                            for n in LONG_NEGATIONS)
+
+
+def negations(text, fuzzy=False):
+    """(negation, word position) pairs; with fuzzy, typos of the longer ones count ("withot")."""
+    return [(w, i) for i, w in enumerate(words(text.lower())) if is_negation(w, fuzzy)]
+
+
+def close_match(word, candidates):
+    word = word.lower()
+    return any(word == c or (min(len(word), len(c)) >= 4 and SequenceMatcher(None, word, c).ratio() >= NAME_MATCH)
+               for c in candidates)
+
+
+def sentence_ids(text):
+    """For each word of the text, the number of the sentence it stands in."""
+    ids, sentence, last = [], 0, 0
+    for match in WORD.finditer(text):
+        sentence += bool(SENTENCE_END.search(text[last:match.start()]))
+        ids.append(sentence)
+        last = match.end()
+    return ids
+
+
+def context_kept(position, source, output_words, sides=("left", "right")):
+    """Whether the rewrite keeps a content word next to a source word (2 on each side, same sentence): if it
+    keeps none, the remark around it was dropped as filler ("I saw it on a TV show"), which changes no question."""
+    source_words, sentence = words(source), sentence_ids(source)
+    content = lambda j: (sentence[j] == sentence[position] and source_words[j].lower() not in STOPWORDS
+                         and not is_negation(source_words[j].lower()))
+    near = []
+    if "left" in sides:
+        near += [source_words[j] for j in reversed(range(position)) if content(j)][:2]
+    if "right" in sides:
+        near += [source_words[j] for j in range(position + 1, len(source_words)) if content(j)][:2]
+    return any(close_match(w, output_words) for w in near) if near else True
+
+
+def dropped_items(source, output):
+    """Numbers, names and negations of `source` that `output` lost while keeping the words around them."""
+    output_words = [w.lower() for w in words(output)]
+    output_numbers = {n for n, _ in numbers(output)}
+    dropped = [n for n, i in numbers(source) if n not in output_numbers and context_kept(i, source, output_words)]
+    dropped += [n for n, i in names(source) if not close_match(n, output_words)
+                and context_kept(i, source, output_words)]
+    # a negation governs the words after it: "no [idea]", "nobody [knows]", "didn't [explain]"
+    kept_negations = [i for _, i in negations(source, fuzzy=True)
+                      if context_kept(i, source, output_words, sides=("right",))]
+    if len(negations(output)) < len(kept_negations):
+        dropped.append("negation")
+    return list(dict.fromkeys(dropped))
+
+
+def invented_items(source, output):
+    """Numbers, names and negations of `output` that `source` does not hold (a fixed typo counts as held)."""
+    source_words = [w.lower() for w in words(source)]
+    source_numbers = {n for n, _ in numbers(source, fuzzy=True)}
+    invented = [n for n, _ in numbers(output) if n not in source_numbers]
+    invented += [n for n, _ in names(output) if not close_match(n, source_words)]
+    if len(negations(output)) > len(negations(source, fuzzy=True)):
+        invented.append("negation")
+    return list(dict.fromkeys(invented))
+
+
+def meaning_changes(source, output, reference=None):
+    """{"dropped": [...], "invented": [...]} between a question and its rewrite. With a reference (evaluation),
+    what the reference drops too is not counted as dropped, and what it adds too is not counted as invented."""
+    dropped, invented = dropped_items(source, output), invented_items(source, output)
+    if reference is not None:
+        dropped = [x for x in dropped if x not in dropped_items(source, reference)]
+        invented = [x for x in invented if x not in invented_items(source, reference)]
+    return {"dropped": dropped, "invented": invented}
+
+
+def change_reason(source, output):
+    """The guard's reason to refuse a rewrite ("dropped: 4417", "invented: Beijing"), or None."""
+    changes = meaning_changes(source, output)
+    for kind in ("dropped", "invented"):
+        if changes[kind]:
+            return f"{kind}: {', '.join(changes[kind])}"
+    return None
+
+
+# Function words of languages often typed in Latin script, none of them an English word or chat-speak.
+FOREIGN_WORDS = set("""
+ist und der das nicht ich wie wo wann warum welche gibt ein eine kann mein meine sie wir es spät heute für auf
+est les des une et je pourquoi comment quelle quel où qui que pas vous nous dans avec pour sur du au ce elle
+el los las está qué cómo dónde cuándo por para del con hay puedo cuál cuánto mi
+il che di è sono come dove perché della gli
+não onde você uma em os
+het een ik niet hoe waar wat zijn van
+de la
+""".split())
+ENGLISH_WORDS = set("""
+the a an is are was were be been do does did what which who whom whose where when why how can could should would
+will shall may might must i you he she it we they my your his her its our their me him us them to of in on at
+for with from by about as into than then and or but if so not no this that these those there here have has had
+""".split())
+GREETINGS = re.compile(r"\b(hi+|hello+|hey+|heya|hiya|yo|sup|good (morning|afternoon|evening|night)|morning|"
+                       r"thanks?( you)?( so much| a lot)?|thx|ty|tia|cheers|ok(ay)?|bye|goodbye|lol|haha+|hmm+|um+|"
+                       r"uh+|how are (you|u)|how r (you|u)|hw r u|hru|what'?s up|wh?ass?up|nice to meet (you|u)|"
+                       r"please|pls|plz|great|cool|awesome|nvm|np|no worries|you there|anyone there|test(ing)?)\b")
+
+
+def is_english(text):
+    """Cheap check: mostly Latin letters, and not more function words of another language than of English."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return True
+    if sum(c.isascii() for c in letters) < 0.7 * len(letters):
+        return False
+    lower = [w.lower() for w in words(text)]
+    foreign, english = sum(w in FOREIGN_WORDS for w in lower), sum(w in ENGLISH_WORDS for w in lower)
+    return not (foreign >= 2 and foreign > english)
+
+
+def holds_question(text):
+    """False for greetings, thanks and small talk with nothing else in them ("hello", "hw r u", "thx!")."""
+    rest = GREETINGS.sub(" ", text.lower())
+    return any(c.isalnum() for c in rest)
+
+
+def skip_reason(question):
+    """Why an input is left as it is without asking the model, or None."""
+    if not is_english(question):
+        return "not English"
+    if not holds_question(question):
+        return "no question"
+    return None

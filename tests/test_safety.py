@@ -1,0 +1,208 @@
+"""Nothing a user owns is destroyed, and every mistake gets one clear line (exit 2, nothing changed).
+
+Each row of BAD_INPUTS runs one script as a user would, in a workspace holding a user's files (a dataset, a
+model, an earlier run, an int8 model, a folder of their own, a FIFO, a symbolic link). The script must exit
+2 with one line that says what is wrong, and every file of the workspace must be byte-identical afterwards.
+"""
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import PAIRS, REPO, run_script
+
+
+def snapshot(root):
+    """Every path under root with its kind and bytes: what must not change."""
+    state = {}
+    for path in sorted(Path(root).rglob("*")):
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            state[str(path)] = ("link", os.readlink(path))
+        elif stat.S_ISREG(mode):
+            state[str(path)] = ("file", path.read_bytes())
+        else:
+            state[str(path)] = ("dir" if stat.S_ISDIR(mode) else "special", None)
+    return state
+
+
+@pytest.fixture(scope="module")
+def int8_model(tiny_model_dir, tmp_path_factory):
+    from quantize import quantize
+    out = tmp_path_factory.mktemp("int8") / "int8"
+    quantize(str(tiny_model_dir), out)
+    return out
+
+
+@pytest.fixture
+def workspace(tmp_path, tiny_model_dir, int8_model):
+    """A user's folder: dataset JSON, a model, an earlier finetune run, an int8 model, their own files."""
+    ws = tmp_path / "ws"
+    (ws / "dataset").mkdir(parents=True)
+    for name, pairs in (("train", PAIRS[:6]), ("valid", PAIRS[6:])):
+        (ws / "dataset" / f"{name}.json").write_text(json.dumps([{"input": i, "output": o} for i, o in pairs]))
+    (ws / "dataset" / "generate.py").write_text("# the user's generator\n")
+    shutil.copytree(tiny_model_dir, ws / "model")
+    shutil.copytree(int8_model, ws / "int8")
+    run = ws / "run"  # an earlier finetune.py run
+    (run / "checkpoints" / "checkpoint-3").mkdir(parents=True)
+    (run / "checkpoints" / "checkpoint-3" / "trainer_state.json").write_text("{}")
+    shutil.copytree(tiny_model_dir, run / "best")
+    for folder in (run, run / "best"):
+        (folder / ".qrewrite-owner.json").write_text('{"written_by": "finetune.py", "files": {}}')
+    (ws / "mine").mkdir()
+    (ws / "mine" / "notes.txt").write_text("the user's notes\n")
+    (ws / "questions.txt").write_text("hi waht is teh capital\nhow do i reset my pasword\n")
+    (ws / "latin1.txt").write_bytes("caf\xe9 ou th\xe9?\n".encode("latin-1"))
+    (ws / "bad.jsonl").write_text('{"input": "hi"}\n\n{"input": "ok" oops}\n')
+    (ws / "empty.json").write_text("[]")
+    os.mkfifo(ws / "fifo")
+    (ws / "link.jsonl").symlink_to(ws / "mine" / "notes.txt")
+    (ws / "linkdir").symlink_to(ws / "mine")
+    (ws / "a").mkdir()
+    (ws / "b").mkdir()
+    shutil.copy(ws / "dataset" / "valid.json", ws / "a" / "valid.json")
+    shutil.copy(ws / "dataset" / "valid.json", ws / "b" / "valid.json")
+    return ws
+
+
+DATA = ["--train", "{ws}/dataset/train.json", "--valid", "{ws}/dataset/valid.json"]
+# (script, arguments with {ws} for the workspace, words the one-line message must hold)
+BAD_INPUTS = [
+    ("datamod.py", DATA + ["--limit-train", "16", "--out", "{ws}/dataset"], "holds the input"),
+    ("datamod.py", DATA + ["--out", "{ws}"], "holds the input"),
+    ("datamod.py", DATA + ["--out", "{ws}/questions.txt"], "not a folder"),
+    ("datamod.py", DATA + ["--out", "{ws}/mine"], "holds files not written by datamod.py"),
+    ("datamod.py", DATA + ["--out", "{ws}/linkdir"], "symbolic link"),
+    ("datamod.py", DATA + ["--out", "{ws}/run/best"], "written by finetune.py"),
+    ("datamod.py", DATA + ["--limit-train", "0", "--out", "{ws}/new"], "--limit-train"),
+    ("datamod.py", DATA + ["--limit-valid", "-1", "--out", "{ws}/new"], "--limit-valid"),
+    ("datamod.py", ["--train", "{ws}/empty.json", "--valid", "{ws}/dataset/valid.json", "--out", "{ws}/new"],
+     "the list is empty"),
+    ("datamod.py", ["--train", "{ws}/latin1.txt", "--valid", "{ws}/dataset/valid.json", "--out", "{ws}/new"],
+     "not valid JSON"),
+    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/questions.txt", "--output", "{ws}/link.jsonl"],
+     "symbolic link"),
+    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/questions.txt", "--output", "{ws}/fifo"],
+     "not a regular file"),
+    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/questions.txt", "--output", "{ws}/questions.txt"],
+     "is the input"),
+    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/questions.txt", "--output", "{ws}/mine"],
+     "not a regular file"),
+    ("infer.py", ["--model", "{ws}/model", "--batch-size", "0", "hi"], "--batch-size"),
+    ("infer.py", ["--model", "{ws}/model", "--batch-size", "-1", "hi"], "--batch-size"),
+    ("infer.py", ["--model", "{ws}/model", "--beams", "0", "hi"], "--beams"),
+    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/latin1.txt"], "not UTF-8"),
+    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/bad.jsonl"], "line 3"),
+    ("infer.py", ["--model", "nope/model", "hi"], "nope/model"),
+    ("infer.py", ["--model", "{ws}/model", "--backend", "int8", "hi"], "quantize.py"),
+    ("finetune.py", ["--overwrite", "--data", "{ws}/typo", "--model", "{ws}/model", "--out", "{ws}/run",
+                     "--outputs", "{ws}/outputs"], "no dataset"),
+    ("finetune.py", ["--overwrite", "--epochs", "0", "--out", "{ws}/run"], "--epochs"),
+    ("finetune.py", ["--batch-size", "0", "--out", "{ws}/run"], "--batch-size"),
+    ("finetune.py", ["--lr", "-1", "--out", "{ws}/run"], "--lr"),
+    ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/mine"],
+     "holds files not written by finetune.py"),
+    ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/run"], "--resume"),
+    ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/new", "--outputs",
+                     "{ws}/mine"], "holds files not written"),
+    ("evaluate.py", ["--model", "{ws}/model", "--data", "{ws}/a/valid.json", "{ws}/b/valid.json", "--outputs",
+                     "{ws}/out"], "also named 'valid'"),
+    ("evaluate.py", ["--model", "{ws}/model", "--data", "{ws}/dataset/valid.json", "--limit", "0"], "--limit"),
+    ("evaluate.py", ["--model", "{ws}/model", "--data", "{ws}/dataset/valid.json", "--outputs", "{ws}/mine"],
+     "holds files not written"),
+    ("evaluate.py", ["--model", "{ws}/model", "--data", "{ws}/dataset/valid.json", "--outputs", "{ws}/dataset"],
+     "holds the input"),
+    ("evaluate.py", ["--model", "{ws}/model", "--data", "{ws}/empty.json", "--outputs", "{ws}/out"],
+     "the list is empty"),
+    ("quantize.py", ["--model", "{ws}/model", "--out", "{ws}/model", "--skip-benchmark"], "holds the input"),
+    ("quantize.py", ["--model", "{ws}/model", "--out", "{ws}/mine", "--skip-benchmark"],
+     "holds files not written by quantize.py"),
+    ("quantize.py", ["--model", "{ws}/model", "--out", "{ws}/run/best", "--skip-benchmark"],
+     "written by finetune.py"),
+    ("quantize.py", ["--model", "{ws}/model", "--out", "{ws}/new", "--limit", "0"], "--limit"),
+]
+
+
+@pytest.mark.parametrize("script, args, words", BAD_INPUTS, ids=[f"{s}:{' '.join(a[-2:])}" for s, a, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_and_changes_nothing(workspace, script, args, words):
+    before = snapshot(workspace)
+    result = run_script(script, *[a.format(ws=workspace) for a in args], check=False)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], result.stderr[-2000:]
+    assert snapshot(workspace) == before
+
+
+def test_non_utf8_stdin_is_one_line(tiny_model_dir):
+    result = subprocess.run([sys.executable, "infer.py", "--model", str(tiny_model_dir)], cwd=REPO,
+                            input="caf\xe9?\n".encode("latin-1"), capture_output=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.decode().strip() == (
+        "error: stdin: not UTF-8 text (invalid continuation byte at byte 3); save it as UTF-8")
+
+
+def test_byte_order_mark_is_read(tiny_model_dir, tmp_path):
+    source = tmp_path / "q.txt"
+    source.write_bytes("\ufeffhi waht is teh capital\n".encode("utf-8"))
+    from infer import read_questions
+    assert read_questions(source) == ["hi waht is teh capital"]
+
+
+def test_int8_folder_without_tokenizer_or_with_garbage(int8_model, tmp_path):
+    from qrewrite.modeling import ModelError
+    from qrewrite.rewriter import Rewriter
+    from quantize import GGUF_NAME
+
+    no_tokenizer = tmp_path / "no-tokenizer"
+    no_tokenizer.mkdir()
+    shutil.copy(int8_model / GGUF_NAME, no_tokenizer / GGUF_NAME)
+    with pytest.raises(ModelError, match="tokenizer"):
+        Rewriter(str(no_tokenizer))
+    garbage = tmp_path / "garbage"
+    shutil.copytree(int8_model, garbage)
+    data = bytearray((garbage / GGUF_NAME).read_bytes())
+    data[len(data) // 2:len(data) // 2 + 4096] = os.urandom(4096)  # the header stays valid
+    (garbage / GGUF_NAME).write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="checksum"):
+        Rewriter(str(garbage))
+
+
+def test_outputs_are_replaced_only_where_owned(workspace):
+    # A second run into its own folder replaces it; the folder it made holds nothing stale.
+    args = ["datamod.py", "--train", workspace / "dataset/train.json", "--valid", workspace / "dataset/valid.json",
+            "--out", workspace / "processed"]
+    run_script(*args)
+    (workspace / "processed" / "stale.txt").write_text("left from an older run")
+    run_script(*args, "--limit-train", "2")
+    assert not (workspace / "processed" / "stale.txt").exists()
+    assert json.loads((workspace / "processed" / ".qrewrite-owner.json").read_text())["written_by"] == "datamod.py"
+
+
+def test_kill_during_training_then_resume_gives_identical_weights(tmp_path, pair_files, tiny_model_dir):
+    from safetensors.torch import load_file
+
+    data = tmp_path / "processed"
+    run_script("datamod.py", "--train", pair_files[0], "--valid", pair_files[1], "--out", data)
+    common = ["finetune.py", "--data", data, "--model", tiny_model_dir, "--epochs", "6", "--batch-size", "2",
+              "--lr", "1e-3"]
+    run_script(*common, "--out", tmp_path / "whole", "--outputs", tmp_path / "o1")
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, *map(str, common), "--out", killed, "--outputs", tmp_path / "o2"],
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = killed / "checkpoints" / "checkpoint-3" / "trainer_state.json"
+    deadline = time.time() + 600
+    while not first.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL and not (killed / "best").exists()  # it really died mid-run
+    run_script(*common, "--out", killed, "--outputs", tmp_path / "o2", "--resume")
+    whole, resumed = (load_file(str(d / "best" / "model.safetensors")) for d in (tmp_path / "whole", killed))
+    assert whole.keys() == resumed.keys() and all((whole[k] == resumed[k]).all() for k in whole)
