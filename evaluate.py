@@ -22,7 +22,7 @@ from qrewrite.data import DataError, load_pairs, read_mqr, write_json_atomic
 from qrewrite.metrics import example_flags, score_with_baseline, sentence_bleu
 from qrewrite.modeling import TRAINED_MODEL, ModelError
 from qrewrite.paths import OUTPUTS, PROCESSED_DATA, check_outputs_dir, open_outputs_dir
-from qrewrite.rewriter import Rewriter
+from qrewrite.rewriter import Rewriter, gguf_file_in
 
 
 def load_data_files(paths):
@@ -56,10 +56,11 @@ def load_splits(args):
     return {split: dataset[split].to_list() for split in args.splits}
 
 
-def check_outputs(args, rewriter, split_names):
-    """The outputs folder and every file it will get, checked before any rewriting starts."""
+def check_outputs(args, split_names):
+    """The outputs folder and every file it will get, checked before the model loads."""
     inputs = [p for p in [args.model, args.dataset, *(args.data or [])] if Path(p).exists()]
-    return check_outputs_dir(args.outputs or (f"{OUTPUTS}/int8" if rewriter.backend == "int8" else OUTPUTS),
+    int8 = args.backend == "int8" or (args.backend == "auto" and gguf_file_in(args.model) is not None)
+    return check_outputs_dir(args.outputs or (f"{OUTPUTS}/int8" if int8 else OUTPUTS),
                              [f"{split}_io.json" for split in split_names] + ["metrics.json"], inputs=inputs)
 
 
@@ -114,17 +115,21 @@ def main():
                         help="int8: the GGUF model quantize.py wrote beside --model (auto: what --model holds)")
     parser.add_argument("--beams", type=positive_int, default=1, help="1: greedy; more: beam search (fp32 only), see infer.py")
     parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--no-guard", dest="guard", action="store_false",
+                        help="measure without the meaning guard and the language/greeting checks (see infer.py)")
     parser.add_argument("--outputs", help="folder for *_io.json and metrics.json (default: outputs, int8: outputs/int8)")
     args = parser.parse_args()
 
     try:
         splits = {name: pairs[:args.limit] for name, pairs in load_splits(args).items()}
-        rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams)
-        outputs = check_outputs(args, rewriter, splits)
+        outputs = check_outputs(args, splits)
+        rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams,
+                            guard=args.guard)
     except (DataError, ModelError) as err:
         fail(err)
 
-    report = {"model": args.model, "backend": rewriter.backend, "beams": args.beams, "splits": {}}
+    report = {"model": args.model, "backend": rewriter.backend, "beams": args.beams, "guard": args.guard,
+              "splits": {}}
     for name, pairs in splits.items():
         metrics, io = evaluate_split(rewriter, pairs)
         open_outputs_dir(outputs)
@@ -132,7 +137,7 @@ def main():
         report["splits"][name] = metrics
     write_json_atomic(outputs / "metrics.json", report)
 
-    decoding = "greedy" if args.beams == 1 else f"{args.beams} beams"
+    decoding = ("greedy" if args.beams == 1 else f"{args.beams} beams") + ("" if args.guard else ", no guard")
     print(f"\nmodel {args.model} ({rewriter.backend}, {decoding}); identity = copying the input")
     print_tables(report)
     print(f"wrote {outputs}/metrics.json and {', '.join(f'{outputs}/{n}_io.json' for n in splits)}")

@@ -130,9 +130,8 @@ def parse_args():
     return parser.parse_args()
 
 
-def load_training_data(path, tokenizer):
-    """The DatasetDict as token ids with the loss mask (qrewrite.prompt.training_example); refuses a folder
-    without non-empty train and valid splits."""
+def load_training_data(path):
+    """The DatasetDict of pairs; refuses a folder without non-empty train and valid splits."""
     from datasets import DatasetDict, load_from_disk
 
     if not Path(path).is_dir():
@@ -145,8 +144,7 @@ def load_training_data(path, tokenizer):
     for split in ("train", "valid"):
         if not isinstance(dataset, DatasetDict) or split not in dataset or len(dataset[split]) == 0:
             raise DataError(f"--data {path}: no '{split}' examples; build it with datamod.py")
-    return dataset.map(lambda record: training_example(tokenizer, record),
-                       remove_columns=dataset["train"].column_names)
+    return dataset
 
 
 def check_run_folder(args, out):
@@ -170,6 +168,9 @@ def build_trainer(args, model, tokenizer, dataset, checkpoints):
     """TRL's SFTTrainer with the loss mask, per-epoch evaluation and checkpoints, and the best epoch kept."""
     from trl import SFTConfig, SFTTrainer
 
+    # token ids and the loss mask of each pair: qrewrite.prompt.training_example
+    dataset = dataset.map(lambda record: training_example(tokenizer, record),
+                          remove_columns=dataset["train"].column_names)
     model.train()
     on_gpu = torch.cuda.is_available()
     use_bf16 = on_gpu and torch.cuda.is_bf16_supported()
@@ -222,8 +223,8 @@ def main():
     out = Path(args.out or run_dir(args.method))
     try:
         outputs, checkpoints = check_run_folder(args, out)
+        dataset = load_training_data(args.data)
         model, tokenizer = load_model(args.model, device="cpu", dtype=torch.float32)
-        dataset = load_training_data(args.data, tokenizer)
     except (DataError, ModelError) as err:
         fail(err)
     out.mkdir(parents=True, exist_ok=True)

@@ -155,14 +155,25 @@ def invented_items(source, output):
     return list(dict.fromkeys(invented))
 
 
+def kept_by_reference(source, output, reference):
+    """With a reference (evaluation), what must be kept is what the reference keeps of the source."""
+    source_numbers, source_words = {n for n, _ in numbers(source, fuzzy=True)}, [w.lower() for w in words(source)]
+    output_numbers, output_words = {n for n, _ in numbers(output)}, [w.lower() for w in words(output)]
+    dropped = [n for n, _ in numbers(reference) if n in source_numbers and n not in output_numbers]
+    dropped += [n for n, _ in names(reference) if close_match(n, source_words) and not close_match(n, output_words)]
+    if len(negations(output)) < min(len(negations(reference)), len(negations(source, fuzzy=True))):
+        dropped.append("negation")
+    return list(dict.fromkeys(dropped))
+
+
 def meaning_changes(source, output, reference=None):
     """{"dropped": [...], "invented": [...]} between a question and its rewrite. With a reference (evaluation),
-    what the reference drops too is not counted as dropped, and what it adds too is not counted as invented."""
-    dropped, invented = dropped_items(source, output), invented_items(source, output)
-    if reference is not None:
-        dropped = [x for x in dropped if x not in dropped_items(source, reference)]
-        invented = [x for x in invented if x not in invented_items(source, reference)]
-    return {"dropped": dropped, "invented": invented}
+    only what the reference keeps must be kept, and what the reference adds too is not invented."""
+    if reference is None:
+        return {"dropped": dropped_items(source, output), "invented": invented_items(source, output)}
+    not_in_reference = invented_items(reference, output)
+    return {"dropped": kept_by_reference(source, output, reference),
+            "invented": [x for x in invented_items(source, output) if x in not_in_reference]}
 
 
 def change_reason(source, output):

@@ -44,9 +44,9 @@ def max_new_tokens_for(n_input_tokens):
     return min(2 * n_input_tokens + 16, 2 * MAX_INPUT_TOKENS)
 
 
-def fallback_reason(question, output):
+def fallback_reason(question, output, guard=True):
     """Why an output cannot stand as the rewrite of `question`, or None when it can: the safety net.
-    Beyond its shape, a rewrite must keep every number, name and negation of the question and invent none."""
+    With the guard, a rewrite must also keep every number, name and negation of the question and invent none."""
     text = output.strip()
     if not text:
         return "empty"
@@ -54,26 +54,27 @@ def fallback_reason(question, output):
         return "longer than input"
     if not text.endswith("?"):
         return "not a question"
-    return change_reason(question, text)
+    return change_reason(question, text) if guard else None
 
 
-def pick_candidate(question, candidates):
+def pick_candidate(question, candidates, guard=True):
     """The beam candidate [(text, mean token log-prob)] to keep: confidence plus OVERLAP_WEIGHT x input overlap.
 
     A wrong "correction" ("hbobies" -> "hemoglobin" instead of "hobbies") keeps less of the input than the right
     one, which is often the model's second or third candidate. Candidates that would fall back are passed over.
     """
-    usable = [c for c in candidates if fallback_reason(question, c[0]) is None] or candidates
+    usable = [c for c in candidates if fallback_reason(question, c[0], guard) is None] or candidates
     return max(usable, key=lambda c: c[1] + OVERLAP_WEIGHT * input_overlap(c[0], question))[0]
 
 
 class Rewriter:
-    def __init__(self, model=None, batch_size=8, device=None, backend="auto", beams=1):
+    def __init__(self, model=None, batch_size=8, device=None, backend="auto", beams=1, guard=True):
         """backend "auto" follows the folder; "int8" also finds quantize.py's output beside an fp32 folder.
         beams > 1: beam search with that many candidates, then pick_candidate (fp32 only)."""
         self.model_name = model or TRAINED_MODEL
         self.batch_size = batch_size
         self.beams = beams
+        self.guard = guard  # False only to measure what the guard changes (evaluate.py --no-guard)
         if beams < 1:
             raise ModelError(f"beams must be 1 (greedy) or more, not {beams}")
         gguf = gguf_file_in(self.model_name)
@@ -104,7 +105,7 @@ class Rewriter:
             raise ModelError("int8 models run on llama.cpp: `pip install llama-cpp-python` (see requirements.txt)") from None
         try:
             self.tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(gguf.parent))
-        except OSError:
+        except (OSError, ValueError):
             raise ModelError(f"{gguf.parent}: no tokenizer files beside {gguf.name}; re-run quantize.py") from None
         try:
             self.llama = Llama(model_path=str(gguf), n_ctx=4 * MAX_INPUT_TOKENS, n_batch=4 * MAX_INPUT_TOKENS,
@@ -156,7 +157,7 @@ class Rewriter:
             # each row cut one past the bound: that marks an over-long output
             candidates = [(self.tokenizer.decode(row[:max_new_tokens_for(n) + 1], skip_special_tokens=True).strip(),
                            score) for row, score in zip(rows[mine], scores[mine])]
-            texts.append(pick_candidate(question, candidates) if self.beams > 1 else candidates[0][0])
+            texts.append(pick_candidate(question, candidates, self.guard) if self.beams > 1 else candidates[0][0])
         return texts
 
     def _generate_gguf(self, ids, n_input_tokens):
@@ -171,13 +172,13 @@ class Rewriter:
     def rewrite_records(self, questions, progress=False):
         """One record a question: input, rewrite, the raw output, and the fallback reason (None if used).
         Input that is not English, or holds no question (greetings, thanks), is left as it is, unasked."""
-        skipped = [skip_reason(q) if q.strip() else None for q in questions]
-        asked = [i for i, reason in enumerate(skipped) if reason is None]
+        skipped = [skip_reason(q) if q.strip() and self.guard else None for q in questions]
+        asked = [i for i, reason in enumerate(skipped) if reason is None and questions[i].strip()]
         outputs = dict(zip(asked, self.generate([questions[i] for i in asked], progress)))
         records = []
         for i, question in enumerate(questions):
             output = outputs.get(i, "")
-            reason = skipped[i] or (fallback_reason(question, output) if question.strip() else None)
+            reason = skipped[i] or (fallback_reason(question, output, self.guard) if question.strip() else None)
             records.append({"input": question, "rewrite": question if reason or not question.strip() else output,
                             "raw": output, "fallback": reason})
         return records

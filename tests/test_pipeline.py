@@ -22,6 +22,7 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
     assert "| epoch | train loss | valid loss | learning rate | chosen |" in (outputs / "finetune_full.md").read_text()
     best = weights / "best"
     assert (best / "model.safetensors").exists() and (best / "tokenizer.json").exists()
+    assert (best / "model.safetensors").stat().st_mode & 0o777 == 0o644  # readable by the user's other accounts
 
     run_script("evaluate.py", "--model", best, "--dataset", data, "--outputs", outputs, "--batch-size", "4")
     metrics = json.loads((outputs / "metrics.json").read_text())
@@ -30,7 +31,9 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
     assert valid["model"]["count"] == 2 and 0 <= valid["model"]["bleu"] <= 100
     assert valid["identity"]["bleu_01"] == round(valid["identity"]["bleu"] / 100, 4)
     io = json.loads((outputs / "valid_io.json").read_text())
-    assert set(io[0]) == {"input", "reference", "prediction", "bleu", "raw", "fallback"}
+    assert set(io[0]) == {"input", "reference", "prediction", "bleu", "raw", "fallback", "dropped", "invented",
+                          "meaning_changed"}
+    assert {"kept", "invented", "over_correction", "content_recall"} <= set(valid["model"])
 
     quantized = run_script("quantize.py", "--model", best, "--valid", pair_files[1], "--limit", "2",
                            "--latency-questions", "2", "--outputs", outputs)

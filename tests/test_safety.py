@@ -102,7 +102,7 @@ BAD_INPUTS = [
     ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/latin1.txt"], "not UTF-8"),
     ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/bad.jsonl"], "line 3"),
     ("infer.py", ["--model", "nope/model", "hi"], "nope/model"),
-    ("infer.py", ["--model", "{ws}/model", "--backend", "int8", "hi"], "quantize.py"),
+    ("infer.py", ["--model", "{ws}/run/best", "--backend", "int8", "hi"], "quantize.py"),
     ("finetune.py", ["--overwrite", "--data", "{ws}/typo", "--model", "{ws}/model", "--out", "{ws}/run",
                      "--outputs", "{ws}/outputs"], "no dataset"),
     ("finetune.py", ["--overwrite", "--epochs", "0", "--out", "{ws}/run"], "--epochs"),
