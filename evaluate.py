@@ -46,7 +46,7 @@ def load_splits(args):
     from datasets import load_from_disk
     try:
         dataset = load_from_disk(args.dataset)
-    except (FileNotFoundError, ValueError) as err:
+    except (OSError, ValueError, IndexError, KeyError) as err:  # what datasets raises on a broken folder
         raise DataError(f"--dataset {args.dataset}: not a dataset saved by datamod.py ({type(err).__name__}); "
                         "pass the folder datamod.py wrote, or --data FILE") from None
     for split in args.splits:

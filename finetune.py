@@ -138,7 +138,7 @@ def load_training_data(path):
         raise DataError(f"--data {path}: no dataset; run `python datamod.py` first")
     try:
         dataset = load_from_disk(str(path))
-    except (FileNotFoundError, ValueError) as err:
+    except (OSError, ValueError, IndexError, KeyError) as err:  # what datasets raises on a broken folder
         raise DataError(f"--data {path}: not a dataset saved by datamod.py ({type(err).__name__}); "
                         "run `python datamod.py --out FOLDER` and pass that folder") from None
     for split in ("train", "valid"):

@@ -206,3 +206,24 @@ def test_kill_during_training_then_resume_gives_identical_weights(tmp_path, pair
     run_script(*common, "--out", killed, "--outputs", tmp_path / "o2", "--resume")
     whole, resumed = (load_file(str(d / "best" / "model.safetensors")) for d in (tmp_path / "whole", killed))
     assert whole.keys() == resumed.keys() and all((whole[k] == resumed[k]).all() for k in whole)
+
+
+def test_unknown_split_and_empty_train_split(workspace):
+    from datasets import Dataset, DatasetDict
+
+    processed = workspace / "processed"
+    run_script("datamod.py", "--train", workspace / "dataset/train.json", "--valid", workspace / "dataset/valid.json",
+               "--out", processed)
+    empty_train = workspace / "empty-train"
+    DatasetDict({"train": Dataset.from_list([{"input": "a", "output": "b"}]).select([]),
+                 "valid": Dataset.from_list([{"input": "a", "output": "b"}])}).save_to_disk(str(empty_train))
+    before = snapshot(workspace)
+    cases = [(["evaluate.py", "--model", workspace / "model", "--dataset", processed, "--splits", "test"],
+              "--splits test"),
+             (["finetune.py", "--data", empty_train, "--model", workspace / "model", "--out", workspace / "new"],
+              "--data")]
+    for args, words in cases:
+        result = run_script(*args, check=False)
+        assert result.returncode == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()]
+        assert words in result.stderr
+    assert snapshot(workspace) == before
