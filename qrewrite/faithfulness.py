@@ -64,8 +64,11 @@ def numbers(text, fuzzy=False):
 
 
 def is_shouted(text):
+    """ALL CAPS, or Title Case (most longer words capitalised): then capitals do not mark names."""
     letters = [c for c in text if c.isalpha()]
-    return bool(letters) and sum(c.isupper() for c in letters) > 0.6 * len(letters)
+    longer = [w for w in words(text)[1:] if len(w) > 3]
+    title_case = len(longer) >= 3 and sum(w[0].isupper() for w in longer) > 0.6 * len(longer)
+    return title_case or (bool(letters) and sum(c.isupper() for c in letters) > 0.6 * len(letters))
 
 
 def names(text):
@@ -215,7 +218,7 @@ def is_english(text):
         return False
     lower = [w.lower() for w in words(text)]
     foreign, english = sum(w in FOREIGN_WORDS for w in lower), sum(w in ENGLISH_WORDS for w in lower)
-    return not (foreign >= 2 and foreign > english)
+    return not (foreign >= 2 and foreign > english and foreign >= 0.3 * len(lower))  # not "van der Waals"
 
 
 def holds_question(text):
