@@ -66,7 +66,6 @@ def offline_rows(args, questions):
         n_tokens += tokens(rewriter.rewrite_records([question]))
         latencies.append(time.perf_counter() - t0)
     single = latency_row("offline, batch 1", latencies, time.perf_counter() - start, len(questions), n_tokens)
-    del rewriter
     return batched, single
 
 

@@ -123,7 +123,8 @@ BAD_REQUESTS = [
     ("POST", "/v1/rewrite", ["a bare list"], 422, "list of strings"),
     ("POST", "/v1/rewrite", {"questions": []}, 422, "empty"),
     ("POST", "/v1/rewrite", {"questions": ["q"] * (MAX_QUESTIONS + 1)}, 422, f"the limit is {MAX_QUESTIONS}"),
-    ("POST", "/v1/rewrite", {"questions": ["word " * (MAX_INPUT_TOKENS + 10)]}, 422, f"the limit is {MAX_INPUT_TOKENS}"),
+    ("POST", "/v1/rewrite", {"questions": ["word " * (MAX_INPUT_TOKENS + 10)]}, 422,
+     f"the limit is {MAX_INPUT_TOKENS}"),
     ("POST", "/v1/rewrite", {"questions": ["x" * MAX_BODY]}, 413, "--max-body-bytes"),
     ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "q"}], "stream": True}, 400, "stream"),
     ("POST", "/v1/chat/completions", {"messages": [{"role": "system", "content": "q"}]}, 422, '"user"'),
@@ -185,7 +186,8 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(tiny_model_dir):
     proc, port = start_server(tiny_model_dir, "--max-wait-ms", "1500", "--deadline-ms", "60000")
     questions = ["hi waht is teh capital of frnace? thx", "how do i reset my pasword pls"]
     replies = []
-    sender = threading.Thread(target=lambda: replies.append(call(port, "POST", "/v1/rewrite", {"questions": questions})))
+    sender = threading.Thread(
+        target=lambda: replies.append(call(port, "POST", "/v1/rewrite", {"questions": questions})))
     sender.start()
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
