@@ -1,0 +1,440 @@
+"""Step 6: serve rewrites over HTTP, batching the questions of requests that arrive together.
+
+    python serve.py --model weights/full/int8 --port 8000
+    curl -s localhost:8000/v1/rewrite -H 'content-type: application/json' \\
+         -d '{"questions": ["hey so um waht is teh capital of frnace? thx"]}'
+
+Endpoints:
+  POST /v1/rewrite           {"questions": [...]} -> {"rewrites": [{"input", "rewrite", "fallback"}, ...]}
+  POST /v1/chat/completions  OpenAI-compatible: the last user message is the question, the reply's
+                             message the rewrite (stream=true is refused with 400)
+  GET  /health               200 once the model is loaded and has run one warm-up rewrite, 503 before
+  GET  /metrics              Prometheus: requests, latency, batch sizes, queue depth, fallbacks, tokens
+
+One worker thread owns the Rewriter (it is not thread-safe): it takes up to --max-batch queued
+questions, waiting at most --max-wait-ms after the oldest arrived, and runs them as one engine call.
+The queue holds at most --queue-size questions; past that a request gets 503 with Retry-After.
+Past --deadline-ms a request's questions come back unchanged with "fallback": "timeout" (fail-open:
+a chat system must never wait on its rewriter), and its questions not yet started are skipped.
+Errors come as {"error": {"message", "type", "code"}}: 400 malformed JSON or stream=true, 413 a body
+over --max-body-bytes, 422 wrong fields, more than --max-questions questions, or a question over
+MAX_INPUT_TOKENS tokens (refused, not cut: the client keeps its question whole). SIGTERM stops
+accepting connections, finishes the requests in flight and exits 0.
+"""
+import argparse
+import asyncio
+import collections
+import copy
+import json
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.exceptions import HTTPException
+
+from qrewrite.modeling import TRAINED_MODEL, ModelError
+from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter, int8_dir_for
+
+WARM_UP_QUESTION = "hey waht is teh capital of frnace? thx"
+ENDPOINTS = ("/v1/rewrite", "/v1/chat/completions", "/health", "/metrics")  # metric labels; others are "other"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+class ApiError(Exception):
+    """A request the server refuses: HTTP status, a one-line message, the error type, extra headers."""
+
+    def __init__(self, status, message, kind="invalid_request_error", headers=None):
+        super().__init__(message)
+        self.status, self.message, self.kind, self.headers = status, message, kind, headers
+
+
+def error_response(status, message, kind="invalid_request_error", headers=None):
+    """The server's one error body, shaped like OpenAI's so that its clients show the message."""
+    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status, headers=headers)
+
+
+def completion_tokens(tokenizer, text):
+    """Tokens in a generated text (re-encoded: the count the usage block and new tokens/s report)."""
+    return len(tokenizer(text, add_special_tokens=False).input_ids)
+
+
+def unchanged(question, reason):
+    """The record of a question returned as it came (timeout, engine error): fail-open."""
+    return {"input": question, "rewrite": question, "raw": "", "fallback": reason,
+            "prompt_tokens": 0, "completion_tokens": 0}
+
+
+class Metrics:
+    """The server's Prometheus metrics, in a registry of their own (tests run several apps in one process)."""
+
+    def __init__(self):
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter("qrewrite_requests", "HTTP requests by endpoint and status",
+                                ["endpoint", "status"], registry=r)
+        self.latency = Histogram("qrewrite_request_seconds", "Request latency by endpoint", ["endpoint"],
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.batch_size = Histogram("qrewrite_batch_size", "Questions per engine call", buckets=BATCH_BUCKETS,
+                                    registry=r)
+        self.queue_depth = Gauge("qrewrite_queue_depth", "Questions waiting for the worker", registry=r)
+        self.fallbacks = Counter("qrewrite_fallbacks", "Questions returned unchanged, by reason", ["reason"],
+                                 registry=r)
+        self.questions = Counter("qrewrite_questions", "Questions run through the engine", registry=r)
+        self.new_tokens = Counter("qrewrite_generated_tokens", "Tokens the engine generated", registry=r)
+
+
+class Job:
+    """One request's questions on their way through the queue. Its results change on the event loop only."""
+
+    def __init__(self, questions, deadline):
+        self.questions = questions
+        self.arrived = time.monotonic()
+        self.deadline = deadline  # time.monotonic() value past which the request answers "timeout"
+        self.records = [None] * len(questions)
+        self.left = len(questions)
+        self.loop = asyncio.get_running_loop()
+        self.done = self.loop.create_future()
+        self.expired = False  # set once the request has answered: the worker skips what it has not started
+
+    def deliver(self, index, record):
+        self.records[index] = record
+        self.left -= 1
+        if not self.left and not self.done.done():
+            self.done.set_result(None)
+
+    def stale(self, now):
+        return self.expired or now >= self.deadline
+
+
+class Worker(threading.Thread):
+    """The one thread that owns the Rewriter: one warm-up rewrite, then batches of queued questions."""
+
+    def __init__(self, rewriter, metrics, max_batch, max_wait_s, queue_size):
+        super().__init__(name="rewriter", daemon=True)
+        self.rewriter, self.metrics = rewriter, metrics
+        self.max_batch, self.max_wait_s, self.queue_size = max_batch, max_wait_s, queue_size
+        self.items = collections.deque()  # (job, index): one queued question
+        self.cond = threading.Condition()
+        self.ready = threading.Event()  # set after the warm-up: /health answers 200
+        self.stopping = False
+
+    def submit(self, job):
+        """Queues a job's questions; False when they do not fit (the request gets 503)."""
+        with self.cond:
+            if len(self.items) + len(job.questions) > self.queue_size:
+                return False
+            self.items.extend((job, index) for index in range(len(job.questions)))
+            self.metrics.queue_depth.set(len(self.items))
+            self.cond.notify()
+        return True
+
+    def stop(self):
+        """Lets the worker finish what is queued, then waits for it to end."""
+        with self.cond:
+            self.stopping = True
+            self.cond.notify()
+        self.join()
+
+    def run(self):
+        self.rewriter.rewrite_records([WARM_UP_QUESTION])
+        self.ready.set()
+        while (batch := self.next_batch()) is not None:
+            if batch:
+                self.run_batch(batch)
+
+    def next_batch(self):
+        """Up to max_batch questions of live requests, once the batch is full or the oldest has waited
+        max_wait_s; stale ones are dropped unstarted. None once stopping with nothing queued."""
+        with self.cond:
+            while not self.items and not self.stopping:
+                self.cond.wait()
+            if not self.items:
+                return None
+            fill_by = self.items[0][0].arrived + self.max_wait_s
+            while len(self.items) < self.max_batch and not self.stopping and time.monotonic() < fill_by:
+                self.cond.wait(fill_by - time.monotonic())
+            batch, now = [], time.monotonic()
+            while self.items and len(batch) < self.max_batch:
+                job, index = self.items.popleft()
+                if not job.stale(now):
+                    batch.append((job, index))
+            self.metrics.queue_depth.set(len(self.items))
+        return batch
+
+    def run_batch(self, batch):
+        """One engine call; the records go back to the requests' event loop. An engine error fails open."""
+        questions = [job.questions[index] for job, index in batch]
+        self.metrics.batch_size.observe(len(questions))
+        try:
+            records = [self.count_tokens(r) for r in self.rewriter.rewrite_records(questions)]
+        except Exception as err:  # noqa: BLE001 -- the worker must outlive any engine failure
+            print(f"error: a batch of {len(questions)} failed ({type(err).__name__}: {err}); "
+                  f"returned the questions unchanged", file=sys.stderr)
+            records = [unchanged(q, "error") for q in questions]
+        self.metrics.questions.inc(len(records))
+        self.metrics.new_tokens.inc(sum(r["completion_tokens"] for r in records))
+        for record in records:
+            if record["fallback"]:
+                self.metrics.fallbacks.labels(record["fallback"]).inc()
+        try:
+            batch[0][0].loop.call_soon_threadsafe(deliver_all, batch, records)
+        except RuntimeError:  # the event loop has closed: nobody is waiting any more
+            pass
+
+    def count_tokens(self, record):
+        """Adds the prompt's and the output's token counts (the OpenAI usage block, new tokens/s)."""
+        record["prompt_tokens"] = len(self.rewriter.prompt_ids(record["input"])[0]) if record["input"].strip() else 0
+        record["completion_tokens"] = completion_tokens(self.rewriter.tokenizer, record["raw"])
+        return record
+
+
+def deliver_all(batch, records):
+    for (job, index), record in zip(batch, records):
+        job.deliver(index, record)
+
+
+async def read_json(request, max_bytes):
+    """The request body as JSON; 413 past max_bytes (read no further), 400 when it is not JSON."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise ApiError(413, f"the body is {length} bytes; the limit is {max_bytes} (--max-body-bytes)")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise ApiError(413, f"the body is over {max_bytes} bytes (--max-body-bytes)")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ApiError(400, f"the body is not valid JSON ({err})") from None
+
+
+def rewrite_questions_of(body, max_questions):
+    """The questions of a /v1/rewrite body, checked: {"questions": [str, ...]}."""
+    questions = body.get("questions") if isinstance(body, dict) else None
+    if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
+        raise ApiError(422, 'expected a JSON object {"questions": ["...", ...]} with a list of strings')
+    if not questions:
+        raise ApiError(422, '"questions" is empty; send at least one question')
+    if len(questions) > max_questions:
+        raise ApiError(422, f"{len(questions)} questions in one request; the limit is {max_questions}")
+    return questions
+
+
+def message_text(content):
+    """A message's text: a string, or OpenAI's list of content parts ({"type": "text", "text": ...})."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in content):
+        return "".join(p["text"] for p in content)
+    raise ApiError(422, 'a message\'s "content" must be a string or a list of {"type": "text", "text": "..."} parts')
+
+
+def chat_question_of(body):
+    """The question of a chat completions body: the text of its last user message."""
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        raise ApiError(422, 'expected a JSON object with "messages": [{"role": "user", "content": "..."}, ...]')
+    if body.get("stream"):
+        raise ApiError(400, "stream=true is not supported: a rewrite comes whole; send stream=false")
+    messages = body["messages"]
+    if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
+        raise ApiError(422, 'each message must be an object with a "role" string and a "content"')
+    users = [m for m in messages if m["role"] == "user"]
+    if not users:
+        raise ApiError(422, 'no message with "role": "user"; the last user message is the question to rewrite')
+    return message_text(users[-1].get("content"))
+
+
+def check_lengths(tokenizer, questions):
+    """422 for a question over MAX_INPUT_TOKENS tokens: refused rather than cut, so no context is lost silently."""
+    for index, question in enumerate(questions):
+        n_tokens = len(tokenizer(question, add_special_tokens=False).input_ids)
+        if n_tokens > MAX_INPUT_TOKENS:
+            raise ApiError(422, f"question {index} has {n_tokens} tokens; the limit is {MAX_INPUT_TOKENS}")
+
+
+class Service:
+    """What the endpoints share: the worker, the metrics, the limits, a tokenizer for the event loop's checks."""
+
+    def __init__(self, rewriter, args):
+        self.args = args
+        self.model = args.model
+        self.backend = rewriter.backend
+        self.metrics = Metrics()
+        self.worker = Worker(rewriter, self.metrics, args.max_batch, args.max_wait_ms / 1000, args.queue_size)
+        self.tokenizer = copy.deepcopy(rewriter.tokenizer)  # the Rewriter's own belongs to the worker thread
+
+    async def questions_from(self, request, parse):
+        """The checked questions of a request: body size, JSON, fields (parse), token counts."""
+        body = await read_json(request, self.args.max_body_bytes)
+        questions = parse(body)
+        check_lengths(self.tokenizer, questions)
+        return questions
+
+    async def rewrite(self, questions):
+        """The questions' records, in order; those not done by the deadline come back unchanged ("timeout")."""
+        job = Job(questions, time.monotonic() + self.args.deadline_ms / 1000)
+        if not self.worker.submit(job):
+            raise ApiError(503, f"the queue is full ({self.args.queue_size} questions); retry shortly",
+                           "overloaded", {"Retry-After": "1"})
+        await asyncio.wait([job.done], timeout=max(0.0, job.deadline - time.monotonic()))
+        job.expired = True
+        records = [r or unchanged(q, "timeout") for q, r in zip(questions, job.records)]
+        timeouts = sum(r is None for r in job.records)
+        if timeouts:
+            self.metrics.fallbacks.labels("timeout").inc(timeouts)
+        return records
+
+
+def chat_completion(model, record):
+    """An OpenAI chat.completion object whose message is the rewrite (plus our "fallback" field)."""
+    usage = {"prompt_tokens": record["prompt_tokens"], "completion_tokens": record["completion_tokens"],
+             "total_tokens": record["prompt_tokens"] + record["completion_tokens"]}
+    return {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+            "model": model, "system_fingerprint": None,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": record["rewrite"]},
+                         "logprobs": None, "finish_reason": "stop"}],
+            "usage": usage, "fallback": record["fallback"]}
+
+
+def create_app(rewriter, args):
+    """The FastAPI app: the endpoints, error bodies, metrics; the worker runs for the app's lifespan."""
+    service = Service(rewriter, args)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        service.worker.start()
+        yield
+        await asyncio.to_thread(service.worker.stop)
+
+    app = FastAPI(title="qrewrite", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.service = service
+    add_error_handling(app, service.metrics)
+
+    @app.post("/v1/rewrite")
+    async def rewrite(request: Request):
+        questions = await service.questions_from(request, lambda b: rewrite_questions_of(b, args.max_questions))
+        records = await service.rewrite(questions)
+        return {"rewrites": [{k: r[k] for k in ("input", "rewrite", "fallback")} for r in records]}
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request):
+        questions = await service.questions_from(request, lambda b: [chat_question_of(b)])
+        records = await service.rewrite(questions)
+        return chat_completion(service.model, records[0])
+
+    @app.get("/health")
+    async def health():
+        if not service.worker.ready.is_set() or not service.worker.is_alive():
+            return error_response(503, "not ready: the model is warming up", "unavailable", {"Retry-After": "1"})
+        return {"status": "ok", "model": service.model, "backend": service.backend}
+
+    @app.get("/metrics")
+    async def metrics():
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def add_error_handling(app, metrics):
+    """Every error as one JSON line (never a traceback), and every request counted and timed."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(request, err):
+        return error_response(err.status, err.message, err.kind, err.headers)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, err):  # 404 unknown path, 405 wrong method
+        return error_response(err.status_code, f"{err.detail}: {request.method} {request.url.path}",
+                              headers=getattr(err, "headers", None))
+
+    @app.middleware("http")
+    async def observe(request, call_next):
+        start = time.perf_counter()
+        endpoint = request.url.path if request.url.path in ENDPOINTS else "other"
+        try:
+            response = await call_next(request)
+        except Exception as err:  # noqa: BLE001 -- the client gets one line, the log the details
+            print(f"error: {request.method} {request.url.path}: {type(err).__name__}: {err}", file=sys.stderr)
+            response = error_response(500, f"internal error ({type(err).__name__})", "server_error")
+        metrics.requests.labels(endpoint, str(response.status_code)).inc()
+        metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
+        return response
+
+
+def fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.error = fail  # one line on stderr, exit 2, as for a missing model
+    parser.add_argument("--model", default=str(int8_dir_for(TRAINED_MODEL)),
+                        help="model folder, as for infer.py (default: %(default)s)")
+    parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
+                        help="int8: the GGUF model quantize.py wrote beside --model (auto: what --model holds)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--max-batch", type=int, default=16, help="questions per engine call")
+    parser.add_argument("--max-wait-ms", type=float, default=5.0,
+                        help="how long the oldest queued question waits for the batch to fill")
+    parser.add_argument("--queue-size", type=int, default=256, help="questions queued at most; then 503")
+    parser.add_argument("--deadline-ms", type=float, default=2000.0,
+                        help="past this a request's questions come back unchanged, fallback \"timeout\"")
+    parser.add_argument("--max-body-bytes", type=int, default=64 * 1024, help="larger bodies get 413")
+    parser.add_argument("--max-questions", type=int, default=64, help="questions per request at most")
+    parser.add_argument("--max-connections", type=int, default=512,
+                        help="open connections at most (uvicorn answers 503 past it)")
+    parser.add_argument("--access-log", action="store_true", help="log every request (costs time under load)")
+    args = parser.parse_args(argv)
+    for flag in ("max_batch", "queue_size", "deadline_ms", "max_body_bytes", "max_questions", "max_connections"):
+        if getattr(args, flag) <= 0:
+            fail(f"--{flag.replace('_', '-')} must be positive, not {getattr(args, flag)}")
+    if args.max_wait_ms < 0 or not 0 <= args.port <= 65535:
+        fail("--max-wait-ms must be 0 or more and --port between 0 and 65535")
+    if args.max_questions > args.queue_size:
+        fail(f"--max-questions ({args.max_questions}) must not exceed --queue-size ({args.queue_size})")
+    return args
+
+
+def bind_socket(host, port):
+    """The listening socket, bound before the model loads so that a taken port fails at once."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        fail(f"cannot listen on {host}:{port} ({err.strerror}); pick another --port or --host")
+    return sock
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    sock = bind_socket(args.host, args.port)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # while loading nothing is in flight: leave at once
+    try:
+        rewriter = Rewriter(args.model, batch_size=args.max_batch, backend=args.backend)
+    except ModelError as err:
+        fail(err)
+    app = create_app(rewriter, args)
+    # uvicorn handles SIGTERM while it runs (stop accepting, finish requests, stop the worker), then
+    # re-raises it to the handler it found: ignoring it there lets that graceful stop exit 0.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    host, port = sock.getsockname()[:2]
+    print(f"serving {args.model} ({rewriter.backend}) on http://{host}:{port}", file=sys.stderr, flush=True)
+    config = uvicorn.Config(app, log_level="info", access_log=args.access_log,
+                            limit_concurrency=args.max_connections)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()
