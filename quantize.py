@@ -19,7 +19,9 @@ entries are copied from the embedded file). For other models, llama.cpp's conver
 with --outtype q8_0 does the same conversion.
 """
 import argparse
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,11 +29,13 @@ import numpy as np
 import torch
 
 from qrewrite.data import DataError, load_pairs, write_json_atomic
+from qrewrite.engines import CTranslate2Engine, LlamaCppEngine, TorchEngine, int8_dir_for, load_tokenizer
 from qrewrite.metrics import score
-from qrewrite.modeling import TRAINED_MODEL, ModelError, embedded_gguf_path, load_model
-from qrewrite.rewriter import Rewriter, int8_dir_for
+from qrewrite.modeling import TRAINED_MODEL, ModelError, embedded_gguf_path, load_model, resolve_model
+from qrewrite.rewriter import Rewriter
 
 GGUF_NAME = "model-q8_0.gguf"
+BATCH_SIZES = (4, 16, 64)  # new tokens/s is measured at batch 1 and at each of these
 
 
 def rope_permute(weight, n_heads):
@@ -95,15 +99,61 @@ def export_gguf_q8_0(model, tokenizer, path):
 
 
 def quantize(model_dir, out_dir):
-    """model_dir (safetensors) -> out_dir/model-q8_0.gguf plus the tokenizer files, written atomically."""
-    model, tokenizer = load_model(model_dir, device="cpu", dtype=torch.float32)
+    """model_dir (safetensors) -> out_dir: a CTranslate2 int8 model plus the tokenizer files.
+
+    The converter writes into a temporary folder inside out_dir; its files are moved in with model.bin last,
+    so a crash leaves no half-written model behind."""
+    from ctranslate2.converters import TransformersConverter
+
+    source = resolve_model(model_dir)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    load_tokenizer(source).save_pretrained(out_dir)
+    tmp = out_dir / ".ctranslate2.tmp"
+    try:
+        TransformersConverter(source).convert(str(tmp), quantization="int8", force=True)
+    except (ValueError, NotImplementedError) as err:
+        raise ModelError(f"{model_dir}: CTranslate2 cannot convert this model ({err})") from None
+    for name in ("config.json", "vocabulary.json", "model.bin"):
+        (tmp / name).replace(out_dir / name)
+    shutil.rmtree(tmp)
+    return out_dir / "model.bin"
+
+
+def export_gguf_dir(model_dir, out_dir):
+    """The GGUF Q8_0 model for the llama.cpp engines, with the tokenizer files beside it."""
+    model, tokenizer = load_model(model_dir, device="cpu", dtype=torch.float32)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(out_dir)
-    tmp = out_dir / f".{GGUF_NAME}.tmp"
-    export_gguf_q8_0(model, tokenizer, tmp)
-    tmp.replace(out_dir / GGUF_NAME)
-    return out_dir / GGUF_NAME
+    export_gguf_q8_0(model, tokenizer, Path(out_dir) / GGUF_NAME)
+    return out_dir
+
+
+class SequentialLlamaCpp:
+    """The int8 path before batching, kept to compare against: llama-cpp-python's Llama.generate, one question
+    at a time, whatever the batch size."""
+
+    name = "int8"
+    beam_search = False
+
+    def __init__(self, folder, batch_size=1):
+        from llama_cpp import Llama
+
+        self.batch_size = batch_size
+        self.tokenizer = load_tokenizer(folder)
+        self.llama = Llama(model_path=str(Path(folder) / GGUF_NAME), n_ctx=1024, n_batch=1024,
+                           n_threads=torch.get_num_threads(), verbose=False)
+
+    def generate(self, prompts, max_new_tokens, stop_ids, beams=1, progress=None):
+        results = []
+        for ids, limit in zip(prompts, max_new_tokens):
+            new = []
+            for token in self.llama.generate(ids, temp=0.0, top_k=1, reset=True):
+                if token in stop_ids or len(new) >= limit:
+                    break
+                new.append(token)
+            results.append([(new, 0.0)])
+        return results
 
 
 def folder_size_mb(path, pattern):
@@ -111,7 +161,7 @@ def folder_size_mb(path, pattern):
 
 
 def measure(rewriter, questions, references, batch_sizes, latency_questions):
-    """Valid BLEU at the largest batch, latency at batch 1, new tokens/s at each batch size."""
+    """Latency at batch 1, new tokens/s at each batch size, valid BLEU and the greedy outputs (largest batch)."""
     result = {}
     count_tokens = lambda texts: sum(len(rewriter.tokenizer(t).input_ids) + 1 for t in texts)  # +1: end of turn
     rewriter.batch_size = 1
@@ -124,11 +174,28 @@ def measure(rewriter, questions, references, batch_sizes, latency_questions):
     for batch_size in batch_sizes:
         rewriter.batch_size = batch_size
         start = time.perf_counter()
-        outputs = rewriter.generate(questions)
+        records = rewriter.rewrite_records(questions)
+        outputs = [r["raw"] for r in records]
         result[f"tokens_per_s_batch{batch_size}"] = round(count_tokens(outputs) / (time.perf_counter() - start), 1)
-    rewrites = [r["rewrite"] for r in rewriter.rewrite_records(questions)]
-    result["valid_bleu"] = score(rewrites, references)["bleu"]
-    return result
+    result["valid_bleu"] = score([r["rewrite"] for r in records], references)["bleu"]
+    return result, outputs
+
+
+def engines_to_measure(model_dir, int8_dir, gguf_dir):
+    """{label: (a function that opens the engine, its size on disk in MB)}: fp32, the int8 engine(s) and the
+    int8 path before batching."""
+    threads = torch.get_num_threads()
+    fp32_mb, int8_mb = folder_size_mb(resolve_model(model_dir), "*.safetensors"), folder_size_mb(int8_dir, "*.bin")
+    engines = {"fp32 transformers": (lambda: TorchEngine(model_dir, device="cpu"), fp32_mb)}
+    if gguf_dir:
+        gguf_mb = folder_size_mb(gguf_dir, "*.gguf")
+        engines["int8 llama.cpp, one at a time (before)"] = (lambda: SequentialLlamaCpp(gguf_dir), gguf_mb)
+        engines["int8 llama.cpp batched"] = (lambda: LlamaCppEngine(gguf_dir), gguf_mb)
+    engines[f"int8 CTranslate2, intra {threads}"] = (lambda: CTranslate2Engine(int8_dir, threads=threads), int8_mb)
+    if threads > 1:
+        engines[f"int8 CTranslate2, inter {threads}"] = (
+            lambda: CTranslate2Engine(int8_dir, threads=threads, inter_threads=threads), int8_mb)
+    return engines
 
 
 def main():
@@ -146,35 +213,50 @@ def main():
     try:
         pairs = [] if args.skip_benchmark else load_pairs(args.valid)[:args.limit]
         start = time.perf_counter()
-        gguf_path = quantize(args.model, out_dir)
+        model_path = quantize(args.model, out_dir)
     except (DataError, ModelError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    print(f"wrote {gguf_path} in {time.perf_counter() - start:.0f} s")
-    if args.skip_benchmark:
-        return
+    print(f"wrote {model_path} in {time.perf_counter() - start:.0f} s")
+    if not args.skip_benchmark:
+        benchmark(args, out_dir, pairs)
 
+
+def benchmark(args, out_dir, pairs):
+    """Every engine on the same questions; prints a table and writes outputs/quantize.json."""
     questions, references = [p["input"] for p in pairs], [p["output"] for p in pairs]
-    latency_questions = min(args.latency_questions, len(questions))
-    report = {"model": args.model, "int8_model": str(out_dir), "valid": args.valid, "examples": len(pairs),
-              "threads": torch.get_num_threads(),
-              "size_mb": {"fp32": folder_size_mb(args.model, "*.safetensors"), "int8": folder_size_mb(out_dir, "*.gguf")}}
-    for backend, folder in (("fp32", args.model), ("int8", out_dir)):
-        print(f"measuring {backend} on {len(questions)} questions")
-        report[backend] = measure(Rewriter(str(folder)), questions, references, (8, 16), latency_questions)
-    fp32, int8 = report["fp32"], report["int8"]
-    report["speedup_batch1"] = round(fp32["latency_ms_batch1"] / int8["latency_ms_batch1"], 2)
-    report["bleu_change"] = round(int8["valid_bleu"] - fp32["valid_bleu"], 2)
+    with tempfile.TemporaryDirectory() as gguf_dir:
+        try:
+            export_gguf_dir(args.model, gguf_dir)
+        except ModelError as err:
+            print(f"no llama.cpp comparison: {err}")
+            gguf_dir = None
+        report = {"model": args.model, "int8_model": str(out_dir), "valid": args.valid, "examples": len(pairs),
+                  "threads": torch.get_num_threads(), "batch_sizes": [1, *BATCH_SIZES], "engines": {}}
+        fp32_outputs = None
+        for label, (open_engine, size_mb) in engines_to_measure(args.model, out_dir, gguf_dir).items():
+            print(f"measuring {label} on {len(questions)} questions", flush=True)
+            figures, outputs = measure(Rewriter(args.model, engine=open_engine()), questions, references,
+                                       BATCH_SIZES, min(args.latency_questions, len(questions)))
+            fp32_outputs = fp32_outputs or outputs
+            figures["same_as_fp32"] = round(sum(a == b for a, b in zip(outputs, fp32_outputs)) / len(outputs), 3)
+            figures["size_mb"] = size_mb
+            report["engines"][label] = figures
     write_json_atomic(Path(args.outputs) / "quantize.json", report)
+    print_table(report)
+    print(f"wrote {args.outputs}/quantize.json")
 
-    print("\n| | size MB | ms/question (batch 1) | tok/s batch 1 | tok/s batch 8 | tok/s batch 16 | valid BLEU |")
-    print("|---|---|---|---|---|---|---|")
-    for backend in ("fp32", "int8"):
-        m = report[backend]
-        print(f"| {backend} | {report['size_mb'][backend]} | {m['latency_ms_batch1']} | {m['tokens_per_s_batch1']} | "
-              f"{m['tokens_per_s_batch8']} | {m['tokens_per_s_batch16']} | {m['valid_bleu']:.2f} |")
-    print(f"int8 is {report['speedup_batch1']}x fp32 at batch 1; BLEU change {report['bleu_change']:+.2f} "
-          f"({len(pairs)} valid pairs, {report['threads']} threads); wrote {args.outputs}/quantize.json")
+
+def print_table(report):
+    batch_sizes = report["batch_sizes"]
+    print(f"\n{report['examples']} valid questions, {report['threads']} threads")
+    print("| engine | size MB | ms/question, batch 1 | " + " | ".join(f"tok/s batch {b}" for b in batch_sizes)
+          + " | valid BLEU | greedy output = fp32 |")
+    print("|---" * (len(batch_sizes) + 5) + "|")
+    for label, m in report["engines"].items():
+        print(f"| {label} | {m['size_mb']} | {m['latency_ms_batch1']} | "
+              + " | ".join(str(m[f"tokens_per_s_batch{b}"]) for b in batch_sizes)
+              + f" | {m['valid_bleu']:.2f} | {m['same_as_fp32']:.1%} |")
 
 
 if __name__ == "__main__":
