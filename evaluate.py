@@ -54,8 +54,8 @@ def main():
     parser.add_argument("--data", nargs="+", help="score these JSON pair files or MQR .tsv files instead")
     parser.add_argument("--limit", type=int, help="first N pairs of each split (quick runs)")
     parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
-                        help="int8: the GGUF model quantize.py wrote beside --model (auto: what --model holds)")
-    parser.add_argument("--beams", type=int, default=1, help="1: greedy; more: beam search (fp32 only), see infer.py")
+                        help="int8: the int8 model quantize.py wrote beside --model (auto: what --model holds)")
+    parser.add_argument("--beams", type=int, default=1, help="1: greedy; more: beam search, see infer.py")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--outputs", help="folder for *_io.json and metrics.json (default: outputs, int8: outputs/int8)")
     args = parser.parse_args()

@@ -8,6 +8,7 @@ picking a beam, the safety net), so a new engine is one class. `batch_size` is h
 an engine decodes together; `progress`, if given, is told (`update(n)`) as prompts finish.
 """
 import logging
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,7 @@ class LlamaCppEngine:
         self.model = llama_cpp.llama_model_load_from_file(str(gguf).encode(), llama_cpp.llama_model_default_params())
         if not self.model:
             raise ModelError(f"{gguf}: cannot be loaded by llama.cpp; re-run quantize.py")
+        weakref.finalize(self, llama_cpp.llama_model_free, self.model)  # freed after the contexts made later
         self.vocab_size = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(self.model))
         self.context, self.slots = None, 0
 
@@ -93,8 +95,7 @@ class LlamaCppEngine:
         if self.context is not None and self.slots >= slots:
             return
         if self.context is not None:
-            api.llama_free(self.context)
-            api.llama_batch_free(self.batch)
+            self.free_context()
         params = api.llama_context_default_params()
         params.n_seq_max = slots
         params.n_ctx = slots * self.CONTEXT_PER_SEQUENCE
@@ -106,6 +107,7 @@ class LlamaCppEngine:
         if not self.context:
             raise ModelError(f"llama.cpp could not make a context for {slots} sequences")
         self.slots, self.batch = slots, api.llama_batch_init(params.n_batch, 0, 1)
+        self.free_context = weakref.finalize(self, free_llama_context, api, self.context, self.batch)
 
     def generate(self, prompts, max_new_tokens, stop_ids, beams=1, progress=None):
         if beams > 1:
@@ -156,14 +158,6 @@ class LlamaCppEngine:
         logits = np.ctypeslib.as_array(self.api.llama_get_logits(self.context), shape=(len(feeds), self.vocab_size))
         return logits.argmax(axis=1).tolist()
 
-    def __del__(self):
-        if getattr(self, "context", None):
-            self.api.llama_batch_free(self.batch)
-            self.api.llama_free(self.context)
-        if getattr(self, "model", None):
-            self.api.llama_model_free(self.model)
-
-
 class CTranslate2Engine:
     """A CTranslate2 int8 folder: the batch decoded together in C++, greedy or beam search."""
 
@@ -201,6 +195,11 @@ class CTranslate2Engine:
             if progress:
                 progress.update(len(indices))
         return results
+
+
+def free_llama_context(api, context, batch):
+    api.llama_batch_free(batch)
+    api.llama_free(context)
 
 
 def load_tokenizer(folder):

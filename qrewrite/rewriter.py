@@ -4,7 +4,7 @@
     rewriter = Rewriter("weights/full/best")          # loads once
     rewriter.rewrite(["hey waht is teh capital of frnace? thx"])   # -> ["What is the capital of France?"]
 
-A model folder holding a GGUF file (written by quantize.py) runs int8 through llama.cpp; any other
+A model folder holding quantize.py's int8 model runs through CTranslate2 (qrewrite/engines.py); any other
 folder or hub id runs through transformers (fp32 on CPU, bf16 on GPU).
 A degenerate output (empty, not a question, far longer than the input) falls back to the input.
 With beams > 1 (fp32 only), beam search keeps that many candidates and the one picked balances the
