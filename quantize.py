@@ -1,22 +1,21 @@
 """Step 4: int8 model for fast CPU inference, with its size, speed and quality measured.
 
-Writes the fine-tuned model as GGUF Q8_0 (8-bit weights in blocks of 32, one scale per block) and
-runs it with llama.cpp (llama-cpp-python). Why not torch's int8: measured here, torch.ao dynamic
-int8 lost 11-15 BLEU on real rewrites and torchao int8 weight-only ran at 0.6x the fp32 speed at
-batch 1; block-wise Q8_0 keeps quality and llama.cpp's CPU kernels are several times faster.
+Converts the fine-tuned model with CTranslate2 (int8 weights, one scale per row) into
+weights/<method>/int8; CTranslate2's C++ generator decodes a whole batch at once, greedy or with
+beam search (qrewrite/engines.py). Chosen by measurement over llama.cpp with several sequences
+per decode call (README, "Batched int8"). Any architecture CTranslate2's converter knows is
+supported (Llama and Qwen2 are tested).
 
-Then measures fp32 (transformers) against int8 (llama.cpp) on the validation questions: size on
-disk, latency per question at batch 1, new tokens/s at batch 8 and 16, and valid BLEU; prints a
-table and writes outputs/quantize.json.
+Then measures, on the same validation questions: fp32 (transformers), the int8 engine, and the
+int8 path from before (GGUF Q8_0 through llama-cpp-python, one question at a time; its exporter
+below serves this comparison only, for Llama models with SmolLM2's tokenizer): size on disk,
+latency per question at batch 1, new tokens/s at batch 1, 4, 16 and 64, valid BLEU and the share
+of greedy outputs identical to fp32's; prints a table and writes outputs/quantize.json.
 
     python quantize.py                                   # weights/full/best -> weights/full/int8
     python quantize.py --model weights/lora/best --out weights/lora/int8
     python quantize.py --skip-benchmark                  # convert only
     python infer.py --model weights/full/int8 "waht is teh capital of frnace"
-
-Supported: Llama-architecture models with the embedded SmolLM2 tokenizer (the GGUF's tokenizer
-entries are copied from the embedded file). For other models, llama.cpp's convert_hf_to_gguf.py
-with --outtype q8_0 does the same conversion.
 """
 import argparse
 import shutil
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 
 from qrewrite.data import DataError, load_pairs, write_json_atomic
-from qrewrite.engines import CTranslate2Engine, LlamaCppEngine, TorchEngine, int8_dir_for, load_tokenizer
+from qrewrite.engines import CTranslate2Engine, TorchEngine, int8_dir_for, load_tokenizer
 from qrewrite.metrics import score
 from qrewrite.modeling import TRAINED_MODEL, ModelError, embedded_gguf_path, load_model, resolve_model
 from qrewrite.rewriter import Rewriter
@@ -121,7 +120,7 @@ def quantize(model_dir, out_dir):
 
 
 def export_gguf_dir(model_dir, out_dir):
-    """The GGUF Q8_0 model for the llama.cpp engines, with the tokenizer files beside it."""
+    """The GGUF Q8_0 model for the comparison with the int8 path before, with the tokenizer files beside it."""
     model, tokenizer = load_model(model_dir, device="cpu", dtype=torch.float32)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(out_dir)
@@ -135,6 +134,7 @@ class SequentialLlamaCpp:
 
     name = "int8"
     beam_search = False
+    one_at_a_time = True
 
     def __init__(self, folder, batch_size=1):
         from llama_cpp import Llama
@@ -171,12 +171,15 @@ def measure(rewriter, questions, references, batch_sizes, latency_questions):
     elapsed = time.perf_counter() - start
     result["latency_ms_batch1"] = round(1000 * elapsed / latency_questions, 1)
     result["tokens_per_s_batch1"] = round(count_tokens(outputs) / elapsed, 1)
-    for batch_size in batch_sizes:
+    one_at_a_time = getattr(rewriter.engine, "one_at_a_time", False)  # the same at any batch size: timed once
+    for batch_size in batch_sizes[-1:] if one_at_a_time else batch_sizes:
         rewriter.batch_size = batch_size
         start = time.perf_counter()
         records = rewriter.rewrite_records(questions)
         outputs = [r["raw"] for r in records]
         result[f"tokens_per_s_batch{batch_size}"] = round(count_tokens(outputs) / (time.perf_counter() - start), 1)
+    for batch_size in batch_sizes:
+        result.setdefault(f"tokens_per_s_batch{batch_size}", result[f"tokens_per_s_batch{batch_sizes[-1]}"])
     result["valid_bleu"] = score([r["rewrite"] for r in records], references)["bleu"]
     return result, outputs
 
@@ -190,7 +193,6 @@ def engines_to_measure(model_dir, int8_dir, gguf_dir):
     if gguf_dir:
         gguf_mb = folder_size_mb(gguf_dir, "*.gguf")
         engines["int8 llama.cpp, one at a time (before)"] = (lambda: SequentialLlamaCpp(gguf_dir), gguf_mb)
-        engines["int8 llama.cpp batched"] = (lambda: LlamaCppEngine(gguf_dir), gguf_mb)
     engines[f"int8 CTranslate2, intra {threads}"] = (lambda: CTranslate2Engine(int8_dir, threads=threads), int8_mb)
     if threads > 1:
         engines[f"int8 CTranslate2, inter {threads}"] = (
@@ -242,6 +244,7 @@ def benchmark(args, out_dir, pairs):
             figures["same_as_fp32"] = round(sum(a == b for a, b in zip(outputs, fp32_outputs)) / len(outputs), 3)
             figures["size_mb"] = size_mb
             report["engines"][label] = figures
+            print(f"  {figures}", flush=True)
     write_json_atomic(Path(args.outputs) / "quantize.json", report)
     print_table(report)
     print(f"wrote {args.outputs}/quantize.json")

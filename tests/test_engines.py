@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from qrewrite.engines import CTranslate2Engine, LlamaCppEngine, TorchEngine
+from qrewrite.engines import CTranslate2Engine, TorchEngine
 from qrewrite.prompt import generation_prompt
-from quantize import export_gguf_dir, quantize
+from quantize import quantize
 
 QUESTIONS = ["hi", "where is teh eiffel tower", "wat time does teh bank open on sundays and holidays pls",
              "can i not pay by card", "um when does the store on 5th street open", "ok",
@@ -24,15 +24,8 @@ def ct2_dir(tiny_model_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def gguf_dir(tiny_model_dir, tmp_path_factory):
-    return export_gguf_dir(str(tiny_model_dir), tmp_path_factory.mktemp("gguf"))
-
-
-@pytest.fixture(scope="module", params=["ctranslate2", "llama.cpp"])
-def open_int8(request, ct2_dir, gguf_dir):
-    if request.param == "ctranslate2":
-        return lambda batch_size: CTranslate2Engine(ct2_dir, batch_size=batch_size)
-    return lambda batch_size: LlamaCppEngine(gguf_dir, batch_size=batch_size)
+def open_int8(ct2_dir):
+    return lambda batch_size: CTranslate2Engine(ct2_dir, batch_size=batch_size)
 
 
 def new_ids(engine, prompts, limits, stop_ids=()):
@@ -40,7 +33,7 @@ def new_ids(engine, prompts, limits, stop_ids=()):
 
 
 def test_batched_equals_one_at_a_time(open_int8, prompts):
-    # More prompts than slots, of mixed lengths: finished sequences hand their slot to the next prompt.
+    # More prompts than the batch size, of mixed lengths: each batch is padded and decoded together.
     limits = [12, 20, 7, 20, 15, 20, 9]
     one_at_a_time = new_ids(open_int8(1), prompts, limits)
     assert new_ids(open_int8(3), prompts, limits) == one_at_a_time
