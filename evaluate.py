@@ -22,7 +22,8 @@ from qrewrite.data import DataError, load_pairs, read_mqr, write_json_atomic
 from qrewrite.metrics import example_flags, score_with_baseline, sentence_bleu
 from qrewrite.modeling import TRAINED_MODEL, ModelError
 from qrewrite.paths import OUTPUTS, PROCESSED_DATA, check_outputs_dir, open_outputs_dir
-from qrewrite.rewriter import Rewriter, gguf_file_in
+from qrewrite.engines import holds_int8_model
+from qrewrite.rewriter import Rewriter
 
 
 def load_data_files(paths):
@@ -59,7 +60,7 @@ def load_splits(args):
 def check_outputs(args, split_names):
     """The outputs folder and every file it will get, checked before the model loads."""
     inputs = [p for p in [args.model, args.dataset, *(args.data or [])] if Path(p).exists()]
-    int8 = args.backend == "int8" or (args.backend == "auto" and gguf_file_in(args.model) is not None)
+    int8 = args.backend == "int8" or (args.backend == "auto" and holds_int8_model(args.model))
     return check_outputs_dir(args.outputs or (f"{OUTPUTS}/int8" if int8 else OUTPUTS),
                              [f"{split}_io.json" for split in split_names] + ["metrics.json"], inputs=inputs)
 
@@ -112,8 +113,8 @@ def main():
     parser.add_argument("--data", nargs="+", help="score these JSON pair files or MQR .tsv files instead")
     parser.add_argument("--limit", type=positive_int, help="first N pairs of each split (quick runs)")
     parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
-                        help="int8: the GGUF model quantize.py wrote beside --model (auto: what --model holds)")
-    parser.add_argument("--beams", type=positive_int, default=1, help="1: greedy; more: beam search (fp32 only), see infer.py")
+                        help="int8: the int8 model quantize.py wrote beside --model (auto: what --model holds)")
+    parser.add_argument("--beams", type=positive_int, default=1, help="1: greedy; more: beam search, see infer.py")
     parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--no-guard", dest="guard", action="store_false",
                         help="measure without the meaning guard and the language/greeting checks (see infer.py)")

@@ -77,7 +77,7 @@ def main():
     parser.add_argument("--input", help="file of questions: .txt (a line each), .json or .jsonl records")
     parser.add_argument("--output", help="write JSONL records {input, rewrite, fallback} to this file")
     parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
-                        help="int8: the GGUF model quantize.py wrote beside --model (auto: what --model holds)")
+                        help="int8: the int8 model quantize.py wrote beside --model (auto: what --model holds)")
     parser.add_argument("--beams", type=positive_int, default=1,
                         help="1: greedy; more: beam search, keeping the candidate that best balances confidence "
                              "and keeping the input (fp32 only; 4 beams took 1.8x the time per question at "

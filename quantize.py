@@ -1,24 +1,24 @@
 """Step 4: int8 model for fast CPU inference, with its size, speed and quality measured.
 
-Writes the fine-tuned model as GGUF Q8_0 (8-bit weights in blocks of 32, one scale per block) and
-runs it with llama.cpp (llama-cpp-python). Why not torch's int8: measured here, torch.ao dynamic
-int8 lost 11-15 BLEU on real rewrites and torchao int8 weight-only ran at 0.6x the fp32 speed at
-batch 1; block-wise Q8_0 keeps quality and llama.cpp's CPU kernels are several times faster.
+Converts the fine-tuned model with CTranslate2 (int8 weights, one scale per row) into
+weights/<method>/int8; CTranslate2's C++ generator decodes a whole batch at once, greedy or with
+beam search (qrewrite/engines.py). Chosen by measurement over llama.cpp with several sequences
+per decode call (README, "Batched int8"). Any architecture CTranslate2's converter knows is
+supported (Llama and Qwen2 are tested).
 
-Then measures fp32 (transformers) against int8 (llama.cpp) on the validation questions: size on
-disk, latency per question at batch 1, new tokens/s at batch 8 and 16, and valid BLEU; prints a
-table and writes outputs/quantize.json.
+Then measures, on the same validation questions: fp32 (transformers), the int8 engine, and the
+int8 path from before (GGUF Q8_0 through llama-cpp-python, one question at a time; its exporter
+below serves this comparison only, for Llama models with SmolLM2's tokenizer): size on disk,
+latency per question at batch 1, new tokens/s at batch 1, 4, 16 and 64, valid BLEU and the share
+of greedy outputs identical to fp32's; prints a table and writes outputs/quantize.json.
 
     python quantize.py                                   # weights/full/best -> weights/full/int8
     python quantize.py --model weights/lora/best --out weights/lora/int8
     python quantize.py --skip-benchmark                  # convert only
     python infer.py --model weights/full/int8 "waht is teh capital of frnace"
-
-Supported: Llama-architecture models with the embedded SmolLM2 tokenizer (the GGUF's tokenizer
-entries are copied from the embedded file). For other models, llama.cpp's convert_hf_to_gguf.py
-with --outtype q8_0 does the same conversion.
 """
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,14 +27,16 @@ import torch
 
 from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.data import DataError, load_pairs, write_json_atomic
+from qrewrite.engines import CTranslate2Engine, TorchEngine, int8_dir_for, load_tokenizer
 from qrewrite.metrics import score
-from qrewrite.modeling import TRAINED_MODEL, ModelError, embedded_gguf_path, load_model
+from qrewrite.modeling import TRAINED_MODEL, ModelError, embedded_gguf_path, load_model, resolve_model
 from qrewrite.paths import (OUTPUTS, check_output_dir, check_outputs_dir, discard, open_outputs_dir, replace_dir,
                             staging_dir)
-from qrewrite.rewriter import Rewriter, int8_dir_for
+from qrewrite.rewriter import Rewriter
 
 GGUF_NAME = "model-q8_0.gguf"
 OWNER = "quantize.py"
+BATCH_SIZES = (4, 16, 64)  # new tokens/s is measured at batch 1 and at each of these
 
 
 def rope_permute(weight, n_heads):
@@ -98,19 +100,61 @@ def export_gguf_q8_0(model, tokenizer, path):
 
 
 def quantize(model_dir, out_dir):
-    """model_dir (safetensors) -> out_dir/model-q8_0.gguf plus the tokenizer files, swapped in as a whole.
+    """model_dir (safetensors) -> out_dir: a CTranslate2 int8 model plus the tokenizer files, swapped in whole.
     out_dir must be new, empty or an earlier output of quantize.py (check_output_dir)."""
-    model, tokenizer = load_model(model_dir, device="cpu", dtype=torch.float32)
+    from ctranslate2.converters import TransformersConverter
+
+    source = resolve_model(model_dir)
     out_dir = check_output_dir(out_dir, OWNER, inputs=[model_dir])
     staged = staging_dir(out_dir)
     try:
-        tokenizer.save_pretrained(staged)
-        export_gguf_q8_0(model, tokenizer, staged / GGUF_NAME)
-        replace_dir(staged, out_dir, OWNER, hashed=[GGUF_NAME])
+        TransformersConverter(source).convert(str(staged), quantization="int8", force=True)
+        load_tokenizer(source).save_pretrained(staged)
+        replace_dir(staged, out_dir, OWNER, hashed=["model.bin"])
+    except (ValueError, NotImplementedError) as err:
+        discard(staged)
+        raise ModelError(f"{model_dir}: CTranslate2 cannot convert this model ({err})") from None
     except BaseException:
         discard(staged)
         raise
-    return out_dir / GGUF_NAME
+    return out_dir / "model.bin"
+
+
+def export_gguf_dir(model_dir, out_dir):
+    """The GGUF Q8_0 model for the comparison with the int8 path before, with the tokenizer files beside it."""
+    model, tokenizer = load_model(model_dir, device="cpu", dtype=torch.float32)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(out_dir)
+    export_gguf_q8_0(model, tokenizer, Path(out_dir) / GGUF_NAME)
+    return out_dir
+
+
+class SequentialLlamaCpp:
+    """The int8 path before batching, kept to compare against: llama-cpp-python's Llama.generate, one question
+    at a time, whatever the batch size."""
+
+    name = "int8"
+    beam_search = False
+    one_at_a_time = True
+
+    def __init__(self, folder, batch_size=1):
+        from llama_cpp import Llama
+
+        self.batch_size = batch_size
+        self.tokenizer = load_tokenizer(folder)
+        self.llama = Llama(model_path=str(Path(folder) / GGUF_NAME), n_ctx=1024, n_batch=1024,
+                           n_threads=torch.get_num_threads(), verbose=False)
+
+    def generate(self, prompts, max_new_tokens, stop_ids, beams=1, progress=None):
+        results = []
+        for ids, limit in zip(prompts, max_new_tokens):
+            new = []
+            for token in self.llama.generate(ids, temp=0.0, top_k=1, reset=True):
+                if token in stop_ids or len(new) >= limit:
+                    break
+                new.append(token)
+            results.append([(new, 0.0)])
+        return results
 
 
 def folder_size_mb(path, pattern):
@@ -118,7 +162,7 @@ def folder_size_mb(path, pattern):
 
 
 def measure(rewriter, questions, references, batch_sizes, latency_questions):
-    """Valid BLEU at the largest batch, latency at batch 1, new tokens/s at each batch size."""
+    """Latency at batch 1, new tokens/s at each batch size, valid BLEU and the greedy outputs (largest batch)."""
     result = {}
     count_tokens = lambda texts: sum(len(rewriter.tokenizer(t).input_ids) + 1 for t in texts)  # +1: end of turn
     rewriter.batch_size = 1
@@ -128,14 +172,33 @@ def measure(rewriter, questions, references, batch_sizes, latency_questions):
     elapsed = time.perf_counter() - start
     result["latency_ms_batch1"] = round(1000 * elapsed / latency_questions, 1)
     result["tokens_per_s_batch1"] = round(count_tokens(outputs) / elapsed, 1)
-    for batch_size in batch_sizes:
+    one_at_a_time = getattr(rewriter.engine, "one_at_a_time", False)  # the same at any batch size: timed once
+    for batch_size in batch_sizes[-1:] if one_at_a_time else batch_sizes:
         rewriter.batch_size = batch_size
         start = time.perf_counter()
-        outputs = rewriter.generate(questions)
+        records = rewriter.rewrite_records(questions)
+        outputs = [r["raw"] for r in records]
         result[f"tokens_per_s_batch{batch_size}"] = round(count_tokens(outputs) / (time.perf_counter() - start), 1)
-    rewrites = [r["rewrite"] for r in rewriter.rewrite_records(questions)]
-    result["valid_bleu"] = score(rewrites, references)["bleu"]
-    return result
+    for batch_size in batch_sizes:
+        result.setdefault(f"tokens_per_s_batch{batch_size}", result[f"tokens_per_s_batch{batch_sizes[-1]}"])
+    result["valid_bleu"] = score([r["rewrite"] for r in records], references)["bleu"]
+    return result, outputs
+
+
+def engines_to_measure(model_dir, int8_dir, gguf_dir):
+    """{label: (a function that opens the engine, its size on disk in MB)}: fp32, the int8 engine(s) and the
+    int8 path before batching."""
+    threads = torch.get_num_threads()
+    fp32_mb, int8_mb = folder_size_mb(resolve_model(model_dir), "*.safetensors"), folder_size_mb(int8_dir, "*.bin")
+    engines = {"fp32 transformers": (lambda: TorchEngine(model_dir, device="cpu"), fp32_mb)}
+    if gguf_dir:
+        gguf_mb = folder_size_mb(gguf_dir, "*.gguf")
+        engines["int8 llama.cpp, one at a time (before)"] = (lambda: SequentialLlamaCpp(gguf_dir), gguf_mb)
+    engines[f"int8 CTranslate2, intra {threads}"] = (lambda: CTranslate2Engine(int8_dir, threads=threads), int8_mb)
+    if threads > 1:
+        engines[f"int8 CTranslate2, inter {threads}"] = (
+            lambda: CTranslate2Engine(int8_dir, threads=threads, inter_threads=threads), int8_mb)
+    return engines
 
 
 def main():
@@ -152,38 +215,55 @@ def main():
     out_dir = Path(args.out) if args.out else int8_dir_for(args.model)
     try:
         check_output_dir(out_dir, OWNER, inputs=[args.model, args.valid])
+        pairs = []
         if not args.skip_benchmark:
             pairs = load_pairs(args.valid)[:args.limit]
-            outputs = check_outputs_dir(args.outputs, ["quantize.json"], inputs=[args.model, args.valid, out_dir])
+            check_outputs_dir(args.outputs, ["quantize.json"], inputs=[args.model, args.valid, out_dir])
         start = time.perf_counter()
-        gguf_path = quantize(args.model, out_dir)
+        model_path = quantize(args.model, out_dir)
     except (DataError, ModelError) as err:
         fail(err)
-    print(f"wrote {gguf_path} in {time.perf_counter() - start:.0f} s")
-    if args.skip_benchmark:
-        return
+    print(f"wrote {model_path} in {time.perf_counter() - start:.0f} s")
+    if not args.skip_benchmark:
+        benchmark(args, out_dir, pairs)
 
+
+def benchmark(args, out_dir, pairs):
+    """Every engine on the same questions; prints a table and writes outputs/quantize.json."""
     questions, references = [p["input"] for p in pairs], [p["output"] for p in pairs]
-    latency_questions = min(args.latency_questions, len(questions))
-    report = {"model": args.model, "int8_model": str(out_dir), "valid": args.valid, "examples": len(pairs),
-              "threads": torch.get_num_threads(),
-              "size_mb": {"fp32": folder_size_mb(args.model, "*.safetensors"), "int8": folder_size_mb(out_dir, "*.gguf")}}
-    for backend, folder in (("fp32", args.model), ("int8", out_dir)):
-        print(f"measuring {backend} on {len(questions)} questions")
-        report[backend] = measure(Rewriter(str(folder)), questions, references, (8, 16), latency_questions)
-    fp32, int8 = report["fp32"], report["int8"]
-    report["speedup_batch1"] = round(fp32["latency_ms_batch1"] / int8["latency_ms_batch1"], 2)
-    report["bleu_change"] = round(int8["valid_bleu"] - fp32["valid_bleu"], 2)
-    write_json_atomic(open_outputs_dir(outputs) / "quantize.json", report)
+    with tempfile.TemporaryDirectory() as gguf_dir:
+        try:
+            export_gguf_dir(args.model, gguf_dir)
+        except ModelError as err:
+            print(f"no llama.cpp comparison: {err}")
+            gguf_dir = None
+        report = {"model": args.model, "int8_model": str(out_dir), "valid": args.valid, "examples": len(pairs),
+                  "threads": torch.get_num_threads(), "batch_sizes": [1, *BATCH_SIZES], "engines": {}}
+        fp32_outputs = None
+        for label, (open_engine, size_mb) in engines_to_measure(args.model, out_dir, gguf_dir).items():
+            print(f"measuring {label} on {len(questions)} questions", flush=True)
+            figures, outputs = measure(Rewriter(args.model, engine=open_engine()), questions, references,
+                                       BATCH_SIZES, min(args.latency_questions, len(questions)))
+            fp32_outputs = fp32_outputs or outputs
+            figures["same_as_fp32"] = round(sum(a == b for a, b in zip(outputs, fp32_outputs)) / len(outputs), 3)
+            figures["size_mb"] = size_mb
+            report["engines"][label] = figures
+            print(f"  {figures}", flush=True)
+    write_json_atomic(open_outputs_dir(args.outputs) / "quantize.json", report)
+    print_table(report)
+    print(f"wrote {args.outputs}/quantize.json")
 
-    print("\n| | size MB | ms/question (batch 1) | tok/s batch 1 | tok/s batch 8 | tok/s batch 16 | valid BLEU |")
-    print("|---|---|---|---|---|---|---|")
-    for backend in ("fp32", "int8"):
-        m = report[backend]
-        print(f"| {backend} | {report['size_mb'][backend]} | {m['latency_ms_batch1']} | {m['tokens_per_s_batch1']} | "
-              f"{m['tokens_per_s_batch8']} | {m['tokens_per_s_batch16']} | {m['valid_bleu']:.2f} |")
-    print(f"int8 is {report['speedup_batch1']}x fp32 at batch 1; BLEU change {report['bleu_change']:+.2f} "
-          f"({len(pairs)} valid pairs, {report['threads']} threads); wrote {args.outputs}/quantize.json")
+
+def print_table(report):
+    batch_sizes = report["batch_sizes"]
+    print(f"\n{report['examples']} valid questions, {report['threads']} threads")
+    print("| engine | size MB | ms/question, batch 1 | " + " | ".join(f"tok/s batch {b}" for b in batch_sizes)
+          + " | valid BLEU | greedy output = fp32 |")
+    print("|---" * (len(batch_sizes) + 5) + "|")
+    for label, m in report["engines"].items():
+        print(f"| {label} | {m['size_mb']} | {m['latency_ms_batch1']} | "
+              + " | ".join(str(m[f"tokens_per_s_batch{b}"]) for b in batch_sizes)
+              + f" | {m['valid_bleu']:.2f} | {m['same_as_fp32']:.1%} |")
 
 
 if __name__ == "__main__":

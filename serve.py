@@ -41,7 +41,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from starlette.exceptions import HTTPException
 
 from qrewrite.modeling import TRAINED_MODEL, ModelError
-from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter, int8_dir_for
+from qrewrite.engines import int8_dir_for
+from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter
 
 WARM_UP_QUESTION = "hey waht is teh capital of frnace? thx"
 ENDPOINTS = ("/v1/rewrite", "/v1/chat/completions", "/health", "/metrics")  # metric labels; others are "other"

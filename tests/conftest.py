@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny random Llama model with SmolLM2's tokenizer, built inside the tests."""
+"""Shared fixtures: tiny random Llama and Qwen2 models with SmolLM2's tokenizer, built inside the tests."""
 import json
 import os
 import subprocess
@@ -33,6 +33,27 @@ def tiny_model_dir(tmp_path_factory, tokenizer):
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     model = LlamaForCausalLM(config)
     path = tmp_path_factory.mktemp("tiny-model")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2_dir(tmp_path_factory, tokenizer):
+    """Qwen2's architecture (bias on the query, key and value projections), tiny, untied, SmolLM2's tokenizer."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(1)
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                         tie_word_embeddings=False, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    model = Qwen2ForCausalLM(config)
+    with torch.no_grad():  # random biases, so that a converter dropping them would show
+        for layer in model.model.layers:
+            for projection in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                projection.bias.normal_(0, 0.5)
+    path = tmp_path_factory.mktemp("tiny-qwen2")
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path

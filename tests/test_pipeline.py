@@ -37,10 +37,11 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
 
     quantized = run_script("quantize.py", "--model", best, "--valid", pair_files[1], "--limit", "2",
                            "--latency-questions", "2", "--outputs", outputs)
-    assert "| int8 |" in quantized.stdout
-    report = json.loads((outputs / "quantize.json").read_text())
-    assert report["size_mb"]["int8"] < report["size_mb"]["fp32"]
-    assert {"latency_ms_batch1", "tokens_per_s_batch8", "tokens_per_s_batch16", "valid_bleu"} <= set(report["int8"])
+    assert "| int8 CTranslate2" in quantized.stdout
+    engines = json.loads((outputs / "quantize.json").read_text())["engines"]
+    int8 = next(figures for label, figures in engines.items() if label.startswith("int8 CTranslate2"))
+    assert int8["size_mb"] < engines["fp32 transformers"]["size_mb"] and engines["fp32 transformers"]["same_as_fp32"] == 1
+    assert {"latency_ms_batch1", "tokens_per_s_batch1", "tokens_per_s_batch64", "valid_bleu"} <= set(int8)
 
     run_script("evaluate.py", "--model", best, "--backend", "int8", "--data", pair_files[1], "--outputs", outputs / "q")
     int8_metrics = json.loads((outputs / "q" / "metrics.json").read_text())

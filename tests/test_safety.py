@@ -110,7 +110,8 @@ BAD_INPUTS = [
     ("finetune.py", ["--lr", "-1", "--out", "{ws}/run"], "--lr"),
     ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/mine"],
      "holds files not written by finetune.py"),
-    ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/run"], "--resume"),
+    ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/run", "--outputs",
+                     "{ws}/outputs"], "--resume"),
     ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/new", "--outputs",
                      "{ws}/mine"], "holds files not written"),
     ("evaluate.py", ["--model", "{ws}/model", "--data", "{ws}/a/valid.json", "{ws}/b/valid.json", "--outputs",
@@ -158,18 +159,18 @@ def test_byte_order_mark_is_read(tiny_model_dir, tmp_path):
 def test_int8_folder_without_tokenizer_or_with_garbage(int8_model, tmp_path):
     from qrewrite.modeling import ModelError
     from qrewrite.rewriter import Rewriter
-    from quantize import GGUF_NAME
 
     no_tokenizer = tmp_path / "no-tokenizer"
     no_tokenizer.mkdir()
-    shutil.copy(int8_model / GGUF_NAME, no_tokenizer / GGUF_NAME)
+    for name in ("model.bin", "config.json", "vocabulary.json"):
+        shutil.copy(int8_model / name, no_tokenizer / name)
     with pytest.raises(ModelError, match="tokenizer"):
         Rewriter(str(no_tokenizer))
     garbage = tmp_path / "garbage"
     shutil.copytree(int8_model, garbage)
-    data = bytearray((garbage / GGUF_NAME).read_bytes())
+    data = bytearray((garbage / "model.bin").read_bytes())
     data[len(data) // 2:len(data) // 2 + 4096] = os.urandom(4096)  # the header stays valid
-    (garbage / GGUF_NAME).write_bytes(bytes(data))
+    (garbage / "model.bin").write_bytes(bytes(data))
     with pytest.raises(ModelError, match="checksum"):
         Rewriter(str(garbage))
 
@@ -220,8 +221,8 @@ def test_unknown_split_and_empty_train_split(workspace):
     before = snapshot(workspace)
     cases = [(["evaluate.py", "--model", workspace / "model", "--dataset", processed, "--splits", "test"],
               "--splits test"),
-             (["finetune.py", "--data", empty_train, "--model", workspace / "model", "--out", workspace / "new"],
-              "--data")]
+             (["finetune.py", "--data", empty_train, "--model", workspace / "model", "--out", workspace / "new",
+               "--outputs", workspace / "outputs"], "--data")]
     for args, words in cases:
         result = run_script(*args, check=False)
         assert result.returncode == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()]

@@ -1,0 +1,134 @@
+"""Generation engines: prompt token ids in, generated token ids out, one class per engine.
+
+Every engine has `tokenizer` and `generate(prompts, max_new_tokens, stop_ids, beams=1, progress=None)`:
+for each prompt (a list of token ids) it returns `beams` candidates [(new token ids, mean token
+log-prob)], best first. The new ids stop before the first stop id and are at most that prompt's
+max_new_tokens long. The Rewriter owns everything else (the prompt, the bounds, decoding text,
+picking a beam, the safety net), so a new engine is one class. `batch_size` is how many prompts
+an engine decodes together; `progress`, if given, is told (`update(n)`) as prompts finish.
+"""
+from pathlib import Path
+
+import torch
+
+from qrewrite.modeling import ModelError, check_written_files, load_model, pick_device, prepare_tokenizer
+
+
+def cut_at_stop(ids, stop_ids, limit):
+    """The ids before the first stop id, at most `limit` of them."""
+    for position, token in enumerate(ids[:limit]):
+        if token in stop_ids:
+            return ids[:position]
+    return ids[:limit]
+
+
+def chunks(items, size):
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+class TorchEngine:
+    """transformers (fp32 on CPU, bf16 on GPU): padded batches, greedy or beam search."""
+
+    name = "fp32"
+    beam_search = True
+
+    def __init__(self, model, batch_size=8, device=None):
+        self.batch_size = batch_size
+        self.device, dtype = pick_device() if device is None else (device, torch.float32)
+        self.model, self.tokenizer = load_model(model, self.device, dtype)
+
+    def generate(self, prompts, max_new_tokens, stop_ids, beams=1, progress=None):
+        results = []
+        for indices in chunks(list(range(len(prompts))), self.batch_size):
+            results += self._generate_batch([prompts[i] for i in indices], [max_new_tokens[i] for i in indices],
+                                            stop_ids, beams)
+            if progress:
+                progress.update(len(indices))
+        return results
+
+    @torch.inference_mode()
+    def _generate_batch(self, prompts, max_new_tokens, stop_ids, beams):
+        batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.device)
+        out = self.model.generate(**batch, max_new_tokens=max(max_new_tokens), do_sample=False,
+                                  eos_token_id=list(stop_ids), pad_token_id=self.tokenizer.pad_token_id,
+                                  num_beams=beams, num_return_sequences=beams, return_dict_in_generate=True,
+                                  output_scores=beams > 1)
+        rows = out.sequences[:, batch["input_ids"].shape[1]:].tolist()  # `beams` rows per prompt, in order
+        scores = out.sequences_scores.tolist() if beams > 1 else [0.0] * len(rows)  # mean token log-probs
+        return [[(cut_at_stop(rows[k], stop_ids, limit), scores[k]) for k in range(p * beams, (p + 1) * beams)]
+                for p, limit in enumerate(max_new_tokens)]
+
+
+class CTranslate2Engine:
+    """A CTranslate2 int8 folder: the batch decoded together in C++, greedy or beam search."""
+
+    name = "int8"
+    beam_search = True
+
+    def __init__(self, folder, batch_size=8, threads=None, inter_threads=1, compute_type="int8"):
+        import ctranslate2
+
+        self.batch_size = batch_size
+        self.tokenizer = load_tokenizer(folder)
+        threads = threads or torch.get_num_threads()
+        try:
+            self.generator = ctranslate2.Generator(str(folder), device="cpu", compute_type=compute_type,
+                                                   intra_threads=max(1, threads // inter_threads),
+                                                   inter_threads=inter_threads)
+        except (RuntimeError, ValueError) as err:
+            first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise ModelError(f"{folder}: cannot be loaded by CTranslate2 ({first_line}); re-run quantize.py") from None
+
+    def generate(self, prompts, max_new_tokens, stop_ids, beams=1, progress=None):
+        # Each chunk is a job of its own (asynchronous): with inter_threads > 1, workers take chunks in parallel.
+        jobs = [(indices, self.generator.generate_batch(
+            [self.tokenizer.convert_ids_to_tokens(prompts[i]) for i in indices],
+            max_length=max(max_new_tokens[i] for i in indices), beam_size=beams, num_hypotheses=beams,
+            end_token=list(stop_ids), include_prompt_in_result=False, return_scores=beams > 1, asynchronous=True))
+            for indices in chunks(list(range(len(prompts))), self.batch_size)]
+        results = [None] * len(prompts)
+        for indices, outputs in jobs:
+            for i, output in zip(indices, outputs):
+                output = output.result()
+                scores = output.scores if beams > 1 else [0.0] * beams
+                results[i] = [(cut_at_stop(ids, stop_ids, max_new_tokens[i]), score)
+                              for ids, score in zip(output.sequences_ids, scores)]
+            if progress:
+                progress.update(len(indices))
+        return results
+
+
+def load_tokenizer(folder):
+    """The tokenizer of a model folder (quantize.py writes one beside the int8 model)."""
+    from transformers import AutoTokenizer
+    try:
+        return prepare_tokenizer(AutoTokenizer.from_pretrained(folder))
+    except (OSError, ValueError):
+        raise ModelError(f"{folder}: no tokenizer files; re-run quantize.py for an int8 folder") from None
+
+
+def int8_dir_for(model_dir):
+    """Where quantize.py writes the int8 model of an fp32 folder: weights/full/best -> weights/full/int8."""
+    return Path(model_dir).parent / "int8"
+
+
+def holds_int8_model(folder):
+    """Whether `folder` holds a CTranslate2 model written by quantize.py."""
+    return (Path(folder) / "model.bin").is_file() and (Path(folder) / "vocabulary.json").is_file()
+
+
+def open_engine(model, backend="auto", batch_size=8, device=None):
+    """The engine for a model folder or hub id: int8 where the folder holds quantize.py's output, else fp32.
+    backend "int8" also looks beside an fp32 folder (int8_dir_for); "fp32" refuses an int8 folder."""
+    int8_folder = Path(model) if holds_int8_model(model) else None
+    if backend == "int8" and int8_folder is None:
+        int8_folder = int8_dir_for(model) if holds_int8_model(int8_dir_for(model)) else None
+        if int8_folder is None:
+            raise ModelError(f"no int8 model in {model} or {int8_dir_for(model)}; "
+                             f"run `python quantize.py --model {model}`")
+    if backend == "fp32" and int8_folder is not None:
+        raise ModelError(f"{model} holds an int8 model; pass the fp32 folder for --backend fp32")
+    if int8_folder is None:
+        return TorchEngine(model, batch_size, device)
+    check_written_files(int8_folder)  # a model.bin changed since quantize.py wrote it is refused
+    return CTranslate2Engine(int8_folder, batch_size)

@@ -1,0 +1,60 @@
+"""Engines: batched decoding equals one-at-a-time decoding, stop ids and bounds hold, int8 tracks fp32."""
+import pytest
+import torch
+
+from qrewrite.engines import CTranslate2Engine, TorchEngine
+from qrewrite.prompt import plain_token_ids, prompt_token_ids
+from quantize import quantize
+
+QUESTIONS = ["hi", "where is teh eiffel tower", "wat time does teh bank open on sundays and holidays pls",
+             "can i not pay by card", "um when does the store on 5th street open", "ok",
+             "sorry dumb question but how long to boil an egg"]
+
+
+@pytest.fixture(scope="module")
+def prompts(tokenizer):
+    return [prompt_token_ids(tokenizer, plain_token_ids(tokenizer, q)) for q in QUESTIONS]
+
+
+@pytest.fixture(scope="module")
+def ct2_dir(tiny_model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("int8")
+    quantize(str(tiny_model_dir), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def open_int8(ct2_dir):
+    return lambda batch_size: CTranslate2Engine(ct2_dir, batch_size=batch_size)
+
+
+def new_ids(engine, prompts, limits, stop_ids=()):
+    return [beams[0][0] for beams in engine.generate(prompts, limits, set(stop_ids))]
+
+
+def test_batched_equals_one_at_a_time(open_int8, prompts):
+    # More prompts than the batch size, of mixed lengths: each batch is padded and decoded together.
+    limits = [12, 20, 7, 20, 15, 20, 9]
+    one_at_a_time = new_ids(open_int8(1), prompts, limits)
+    assert new_ids(open_int8(3), prompts, limits) == one_at_a_time
+    assert [len(ids) for ids in one_at_a_time] == limits  # a random model rarely stops: each runs to its bound
+
+
+def test_stop_ids_and_bounds(open_int8, prompts):
+    engine = open_int8(3)
+    free = new_ids(engine, prompts, [20] * len(prompts))
+    stop = free[1][4]  # a token the second prompt generates: its output ends right before it
+    stopped = new_ids(engine, prompts, [20] * len(prompts), {stop})
+    for ids, stopped_ids in zip(free, stopped):
+        cut = ids.index(stop) if stop in ids else len(ids)
+        assert stopped_ids == ids[:cut]
+    assert stopped[1] == free[1][:free[1].index(stop)] and len(stopped[1]) <= 4
+    assert new_ids(engine, prompts, [3] * len(prompts)) == [ids[:3] for ids in free]
+
+
+def test_int8_greedy_tracks_fp32(tiny_model_dir, ct2_dir, prompts):
+    limits = [10] * len(prompts)
+    fp32 = new_ids(TorchEngine(str(tiny_model_dir), batch_size=4, device="cpu"), prompts, limits)
+    int8 = new_ids(CTranslate2Engine(ct2_dir, batch_size=4), prompts, limits)
+    # Per-row int8 rounding may flip a near-tie of the random model late in a sequence, not from the start.
+    assert sum(a[:3] == b[:3] for a, b in zip(fp32, int8)) >= len(prompts) - 1
