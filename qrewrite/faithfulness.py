@@ -161,10 +161,10 @@ def invented_items(source, output):
 def kept_by_reference(source, output, reference):
     """With a reference (evaluation), what must be kept is what the reference keeps of the source."""
     source_numbers, source_words = {n for n, _ in numbers(source, fuzzy=True)}, [w.lower() for w in words(source)]
-    output_numbers, output_words = {n for n, _ in numbers(output)}, [w.lower() for w in words(output)]
+    output_numbers, output_words = {n for n, _ in numbers(output, fuzzy=True)}, [w.lower() for w in words(output)]
     dropped = [n for n, _ in numbers(reference) if n in source_numbers and n not in output_numbers]
     dropped += [n for n, _ in names(reference) if close_match(n, source_words) and not close_match(n, output_words)]
-    if len(negations(output)) < min(len(negations(reference)), len(negations(source, fuzzy=True))):
+    if len(negations(output, fuzzy=True)) < min(len(negations(reference)), len(negations(source, fuzzy=True))):
         dropped.append("negation")
     return list(dict.fromkeys(dropped))
 
