@@ -194,10 +194,11 @@ def engines_to_measure(model_dir, int8_dir, gguf_dir):
     if gguf_dir:
         gguf_mb = folder_size_mb(gguf_dir, "*.gguf")
         engines["int8 llama.cpp, one at a time (before)"] = (lambda: SequentialLlamaCpp(gguf_dir), gguf_mb)
-    engines[f"int8 CTranslate2, intra {threads}"] = (lambda: CTranslate2Engine(int8_dir, threads=threads), int8_mb)
+    engines[f"int8 CTranslate2, {threads} workers x 1 thread"] = (
+        lambda: CTranslate2Engine(int8_dir, threads=threads, inter_threads=threads), int8_mb)
     if threads > 1:
-        engines[f"int8 CTranslate2, inter {threads}"] = (
-            lambda: CTranslate2Engine(int8_dir, threads=threads, inter_threads=threads), int8_mb)
+        engines[f"int8 CTranslate2, 1 worker x {threads} threads"] = (
+            lambda: CTranslate2Engine(int8_dir, threads=threads, inter_threads=1), int8_mb)
     return engines
 
 
