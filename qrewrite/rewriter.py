@@ -9,7 +9,7 @@ folder or hub id runs through transformers (fp32 on CPU, bf16 on GPU).
 A degenerate output (empty, not a question, far longer than the input) or one that changes the meaning
 (drops or invents a number, name or negation: qrewrite.faithfulness) falls back to the input, and so does
 input that is not English or holds no question.
-With beams > 1 (fp32 only), beam search keeps that many candidates and the one picked balances the
+With beams > 1 (fp32 or int8), beam search keeps that many candidates and the one picked balances the
 model's confidence with how much of the input it keeps (see pick_candidate).
 """
 import sys
