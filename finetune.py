@@ -151,6 +151,7 @@ def check_run_folder(args, out):
     """Everything is checked before anything is deleted: the run folder, the output files, the resume state."""
     local_model = [args.model] if Path(args.model).exists() else []
     check_output_dir(out, OWNER, inputs=[args.data] + local_model)
+    check_output_dir(out / "best", OWNER)  # refused now, not after hours of training
     outputs = check_outputs_dir(args.outputs, [f"finetune_{args.method}{suffix}" for suffix in (".json", ".md",
                                                                                                "_loss.png")],
                                 inputs=[args.data, out] + local_model)

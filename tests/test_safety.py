@@ -57,6 +57,9 @@ def workspace(tmp_path, tiny_model_dir, int8_model):
     shutil.copytree(tiny_model_dir, run / "best")
     for folder in (run, run / "best"):
         (folder / ".qrewrite-owner.json").write_text('{"written_by": "finetune.py", "files": {}}')
+    (ws / "half" / "best").mkdir(parents=True)  # a run folder of ours holding a best/ that is not
+    (ws / "half" / ".qrewrite-owner.json").write_text('{"written_by": "finetune.py", "files": {}}')
+    (ws / "half" / "best" / "model.safetensors").write_text("the user's model")
     (ws / "mine").mkdir()
     (ws / "mine" / "notes.txt").write_text("the user's notes\n")
     (ws / "questions.txt").write_text("hi waht is teh capital\nhow do i reset my pasword\n")
@@ -110,6 +113,8 @@ BAD_INPUTS = [
     ("finetune.py", ["--lr", "-1", "--out", "{ws}/run"], "--lr"),
     ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/mine"],
      "holds files not written by finetune.py"),
+    ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/half", "--outputs",
+                     "{ws}/outputs"], "half/best: holds files not written by finetune.py"),
     ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/run", "--outputs",
                      "{ws}/outputs"], "--resume"),
     ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/new", "--outputs",
