@@ -5,7 +5,8 @@ work), chrF and exact match, each beside the identity baseline (copying the inpu
 Faithfulness beside them: the share of rewrites that keep every number, name and negation the reference keeps,
 that invent one, that change an already-clean input, and content-word recall/precision (qrewrite.metrics).
 Writes outputs/<split>_io.json (input, reference, prediction, per-example BLEU, fallback, what it dropped or
-invented: list the meaning-changing rewrites with `"meaning_changed": true`) and outputs/metrics.json. (This file shadows the `evaluate` package from the hub; scores come from sacrebleu.)
+invented: list the meaning-changing rewrites with `"meaning_changed": true`) and outputs/metrics.json.
+(This file shadows the `evaluate` package from the hub; scores come from sacrebleu.)
 
     python evaluate.py                                    # weights/full/best on data/processed train + valid
     python evaluate.py --model weights/lora/best --outputs outputs/lora
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.data import DataError, load_pairs, read_mqr, write_json_atomic
-from qrewrite.metrics import example_flags, score_with_baseline, sentence_bleu
+from qrewrite.metrics import score_with_baseline, sentence_bleu
 from qrewrite.modeling import TRAINED_MODEL, ModelError
 from qrewrite.paths import OUTPUTS, PROCESSED_DATA, check_outputs_dir, open_outputs_dir
 from qrewrite.engines import holds_int8_model
@@ -70,14 +71,13 @@ def evaluate_split(rewriter, pairs):
     references = [p["output"] for p in pairs]
     records = rewriter.rewrite_records(inputs, progress=True)
     predictions = [r["rewrite"] for r in records]
-    metrics = score_with_baseline(inputs, predictions, references)
+    metrics, flags = score_with_baseline(inputs, predictions, references)
     metrics["model"]["bleu_01"] = round(metrics["model"]["bleu"] / 100, 4)
     metrics["identity"]["bleu_01"] = round(metrics["identity"]["bleu"] / 100, 4)
     metrics["fallbacks"] = sum(r["fallback"] is not None for r in records)
     metrics["fallback_reasons"] = dict(Counter(r["fallback"].split(":")[0] for r in records if r["fallback"]))
     io = [{"input": r["input"], "reference": ref, "prediction": r["rewrite"], "bleu": sentence_bleu(r["rewrite"], ref),
-           "raw": r["raw"], "fallback": r["fallback"], **example_flags(r["input"], r["rewrite"], ref)}
-          for r, ref in zip(records, references)]
+           "raw": r["raw"], "fallback": r["fallback"], **flag} for r, ref, flag in zip(records, references, flags)]
     return metrics, io
 
 

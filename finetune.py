@@ -2,7 +2,8 @@
 
 Reads the DatasetDict written by datamod.py, turns each pair into token ids and the loss mask
 (qrewrite.prompt.training_example: the prompt of build_messages, the user's text always plain text; the
-loss falls on the rewrite tokens only), trains with TRL's SFTTrainer, evaluates the validation loss after every epoch, keeps every epoch's
+loss falls on the rewrite tokens only), trains with TRL's SFTTrainer, evaluates the validation loss
+after every epoch, keeps every epoch's
 checkpoint as safetensors and picks the epoch with the lowest validation loss. The chosen model is
 written to <out>/best (a LoRA adapter is merged first, so it loads like any model); the per-epoch
 table goes to outputs/finetune_<method>.json and .md, the loss curve to outputs/finetune_<method>_loss.png.

@@ -33,12 +33,14 @@ def input_overlap(text, source):
 
 
 def score_with_baseline(inputs, predictions, references):
-    """Model scores and the identity baseline's scores on the same examples, with their faithfulness."""
-    result = {}
+    """Model scores and the identity baseline's scores on the same examples, with their faithfulness;
+    and the model's per-example flags (example_flags), for *_io.json."""
+    result, flags = {}, {}
     for name, texts in (("model", predictions), ("identity", list(inputs))):
         result[name] = score(texts, references)
-        result[name].update(faithfulness(inputs, texts, references)[0])
-    return result
+        faithful, flags[name] = faithfulness(inputs, texts, references)
+        result[name].update(faithful)
+    return result, flags["model"]
 
 
 def category(item):

@@ -134,14 +134,14 @@ def verify_files(folder):
     if not marker.is_file():
         return
     try:
-        files = json.loads(marker.read_text(encoding="utf-8")).get("files", {})
+        written = json.loads(marker.read_text(encoding="utf-8"))
     except ValueError:
         raise OutputError(f"{marker}: not valid JSON; re-create the folder with the script that wrote it") from None
-    for name, expected in files.items():
+    for name, expected in written.get("files", {}).items():
         target = Path(folder) / name
         if not target.is_file() or sha256(target) != expected:
             raise OutputError(f"{target}: missing or changed since it was written (checksum differs); "
-                              f"re-create it with {json.loads(marker.read_text())['written_by']}")
+                              f"re-create it with {written.get('written_by', 'the script that wrote it')}")
 
 
 def staging_dir(out):
