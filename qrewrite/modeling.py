@@ -126,7 +126,9 @@ def load_model(name, device=None, dtype=None):
     """(model, tokenizer) from a safetensors folder or hub id, in eval mode on the chosen device."""
     from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging
 
+    logging.disable_progress_bar()  # a bar over a second's load buries the one line a user must read
     if device is None:
         device, dtype = pick_device()
     path = resolve_model(name)

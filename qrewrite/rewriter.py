@@ -89,13 +89,14 @@ class Rewriter:
         return prompt_token_ids(self.tokenizer, ids), len(ids)
 
     def generate(self, questions, progress=False):
-        """The model's raw output for each question (greedy, or the picked beam); empty questions give empty outputs."""
+        """The model's raw output for each question (greedy, or the picked beam); empty questions give empty outputs.
+        progress: True for a progress bar of its own, or a tqdm bar to advance one step a question."""
         outputs = [""] * len(questions)
         todo = [i for i, q in enumerate(questions) if q.strip()]
         encoded = {i: self.prompt_ids(questions[i]) for i in todo}
         todo.sort(key=lambda i: len(encoded[i][0]))  # similar lengths together: less padding
-        bar = None
-        if progress:
+        bar = progress if hasattr(progress, "update") else None
+        if progress is True:
             from tqdm import tqdm
             bar = tqdm(total=len(todo), desc=f"rewriting ({self.backend})", unit="question")
         # one token past the bound: that marks an over-long output (see fallback_reason)
@@ -105,7 +106,7 @@ class Rewriter:
         for i, beams in zip(todo, candidates):
             texts = [(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), score) for ids, score in beams]
             outputs[i] = pick_candidate(questions[i], texts, self.guard) if self.beams > 1 else texts[0][0]
-        if bar:
+        if progress is True:
             bar.close()
         return outputs
 
@@ -115,6 +116,8 @@ class Rewriter:
         skipped = [skip_reason(q) if q.strip() and self.guard else None for q in questions]
         asked = [i for i, reason in enumerate(skipped) if reason is None and questions[i].strip()]
         outputs = dict(zip(asked, self.generate([questions[i] for i in asked], progress)))
+        if hasattr(progress, "update"):
+            progress.update(len(questions) - len(asked))  # the questions left as they are count as done
         records = []
         for i, question in enumerate(questions):
             output = outputs.get(i, "")

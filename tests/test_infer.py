@@ -91,14 +91,14 @@ def test_corrupt_model_is_one_line_error(tiny_model_dir, tmp_path):
 
 
 def test_read_questions_from_each_file_form(tmp_path):
-    from infer import read_questions
+    from qrewrite.stream import read_questions
 
     expected = ["hi waht is teh capital", "", "how do i reset my pasword"]
     (tmp_path / "q.txt").write_text("hi waht is teh capital\n\nhow do i reset my pasword\n")
     (tmp_path / "q.json").write_text(json.dumps([{"input": q} for q in expected]))
     (tmp_path / "q.jsonl").write_text("".join(json.dumps({"input": q, "id": i}) + "\n" for i, q in enumerate(expected)))
     for name in ("q.txt", "q.json", "q.jsonl"):
-        assert read_questions(tmp_path / name) == expected
+        assert list(read_questions(tmp_path / name)) == expected
 
 
 def test_infer_cli_args_stdin_and_files(tiny_model_dir, tmp_path):
@@ -124,3 +124,68 @@ def test_infer_cli_bad_inputs(tiny_model_dir, tmp_path):
     assert result.returncode == 2 and "record 0" in result.stderr
     result = run_script("infer.py", "--model", tmp_path / "missing", "hi", check=False)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def big_input(tmp_path, n):
+    """n questions, every fifth a repeat and every seventh empty: the order and the empty lines must survive."""
+    words = ["waht", "is", "teh", "capital", "of", "frnace", "how", "do", "i", "reset", "my", "pasword", "pls"]
+    lines = ["" if i % 7 == 3 else " ".join(words[(i * 3 + k) % len(words)] for k in range(2 + i % 5))
+             for i in range(n)]
+    source = tmp_path / "many.txt"
+    source.write_text("".join(line + "\n" for line in lines))
+    return source, lines
+
+
+def test_large_run_streams_in_chunks_and_resumes_after_a_kill(tiny_model_dir, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+    source, lines = big_input(tmp_path, 120)
+    common = ["infer.py", "--model", tiny_model_dir, "--input", source, "--batch-size", "4"]
+    whole = tmp_path / "whole.jsonl"
+    run_script(*common, "--output", whole)  # one chunk of 512
+    records = [json.loads(line) for line in whole.read_text().splitlines()]
+    assert [r["input"] for r in records] == lines
+
+    killed = tmp_path / "killed.jsonl"
+    partial = tmp_path / "killed.jsonl.partial"
+    process = subprocess.Popen([sys.executable, *map(str, common), "--output", killed, "--chunk-size", "10"],
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while process.poll() is None and (not partial.exists() or partial.read_text().count("\n") < 30):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL and not killed.exists()  # it really died mid-run
+    kept = partial.read_text().count("\n")
+    assert 30 <= kept < len(lines) and kept % 10 == 0  # whole chunks, each one written when done
+    with open(partial, "a") as handle:
+        handle.write('{"input": "torn')  # as if killed in the middle of a write
+    refused = run_script(*common, "--output", killed, check=False)
+    assert refused.returncode == 2 and "--resume" in refused.stderr and partial.exists()
+    run_script(*common, "--output", killed, "--chunk-size", "10", "--resume")
+    assert killed.read_bytes() == whole.read_bytes() and not partial.exists()
+
+
+def test_resume_refuses_another_runs_partial_file(tiny_model_dir, tmp_path):
+    source, lines = big_input(tmp_path, 12)
+    out = tmp_path / "out.jsonl"
+    (tmp_path / "out.jsonl.partial").write_text(json.dumps({"input": "something else", "rewrite": "x",
+                                                            "fallback": None}) + "\n")
+    args = ["infer.py", "--model", tiny_model_dir, "--input", source, "--output", out]
+    result = run_script(*args, "--resume", check=False)
+    assert result.returncode == 2 and "record 1" in result.stderr and "another run" in result.stderr
+    assert not out.exists()
+    result = run_script("infer.py", "--model", tiny_model_dir, "--resume", "hi", check=False)
+    assert result.returncode == 2 and "--output" in result.stderr
+
+
+def test_progress_bar_counts_every_question_once(rewriter):
+    import io
+
+    from tqdm import tqdm
+    questions = ["hi waht is teh capital", "", "hello", "how do i reset my pasword", "wie spät ist es in Berlin"]
+    with tqdm(total=len(questions), file=io.StringIO()) as bar:
+        rewriter.rewrite_records(questions, progress=bar)
+        assert bar.n == len(questions)

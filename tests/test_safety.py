@@ -151,14 +151,14 @@ def test_non_utf8_stdin_is_one_line(tiny_model_dir):
     result = subprocess.run([sys.executable, "infer.py", "--model", str(tiny_model_dir)], cwd=REPO,
                             input="caf\xe9?\n".encode("latin-1"), capture_output=True, timeout=300)
     assert result.returncode == 2 and result.stderr.decode().strip() == (
-        "error: stdin: not UTF-8 text (invalid continuation byte at byte 3); save it as UTF-8")
+        "error: stdin: line 1: not UTF-8 text (invalid continuation byte); save it as UTF-8")
 
 
 def test_byte_order_mark_is_read(tiny_model_dir, tmp_path):
     source = tmp_path / "q.txt"
     source.write_bytes("\ufeffhi waht is teh capital\n".encode("utf-8"))
-    from infer import read_questions
-    assert read_questions(source) == ["hi waht is teh capital"]
+    from qrewrite.stream import read_questions
+    assert list(read_questions(source)) == ["hi waht is teh capital"]
 
 
 def test_int8_folder_without_tokenizer_or_with_garbage(int8_model, tmp_path):

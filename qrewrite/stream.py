@@ -1,0 +1,131 @@
+"""Large runs of infer.py: questions read lazily, rewrites written a chunk at a time, an interrupted run resumed.
+
+A file of a million questions never sits in memory (a .json list is the exception: JSON is parsed whole; use
+.txt or .jsonl for large runs). `count_questions` reads every record once, cheaply, so a bad record is reported
+before any generation rather than hours into it, and gives the progress bar its total; `read_questions` then
+yields the questions again. `PartialOutput` appends each finished chunk's JSONL records to `<output>.partial`
+(flushed and fsync'd) and renames it to `<output>` at the end, so `<output>` is whole or absent. On `--resume`
+it checks that the partial file's records are the rewrites of the input's first questions, drops a torn last
+line, and the run continues after them: the finished file is the one an uninterrupted run writes.
+"""
+import json
+import os
+from itertools import islice
+from pathlib import Path
+
+from qrewrite.data import DataError
+from qrewrite.paths import check_output_file
+
+RECORD_FIELDS = ("input", "rewrite", "fallback")
+
+
+def text_lines(handle, source):
+    """(line number, line without its line end) of a binary UTF-8 stream; a byte-order mark is dropped."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(f"{source}: line {number}: not UTF-8 text ({err.reason}); save it as UTF-8") from None
+        yield number, line.removesuffix("\n").removesuffix("\r")
+
+
+def question_of(record, source, where):
+    """The question of one record: a string, or an object's "input" string."""
+    question = record if isinstance(record, str) else record.get("input") if isinstance(record, dict) else None
+    if not isinstance(question, str):
+        raise DataError(f"{source}: {where}: no \"input\" string; give each record an \"input\" field")
+    return question
+
+
+def read_questions(path):
+    """Yields the questions of a text file (a line each), a JSON list, or JSONL; records need an "input" string."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.suffix == ".json":
+        yield from read_json_list(path)
+        return
+    with open(path, "rb") as handle:
+        for number, line in text_lines(handle, path):
+            if path.suffix != ".jsonl":
+                yield line
+            elif line.strip():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise DataError(f"{path}: line {number}: not valid JSON ({err.msg}); fix the line") from None
+                yield question_of(record, path, f"line {number}")
+
+
+def read_json_list(path):
+    try:
+        records = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: not valid JSON ({err}); fix the file or pass a .txt") from None
+    if not isinstance(records, list):
+        raise DataError(f"{path}: expected a JSON list of records with an \"input\" field")
+    return [question_of(record, path, f"record {index}") for index, record in enumerate(records)]
+
+
+def count_questions(path):
+    """How many questions the file holds, every record checked on the way."""
+    return sum(1 for _ in read_questions(path))
+
+
+def chunks(questions, size):
+    """Lists of up to `size` questions from an iterator, in order."""
+    iterator = iter(questions)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class PartialOutput:
+    """JSONL records appended to <output>.partial a chunk at a time; finish() renames it to <output>."""
+
+    def __init__(self, output, resume, inputs=()):
+        self.output = check_output_file(output, inputs)
+        self.partial = check_output_file(self.output.with_name(self.output.name + ".partial"), inputs)
+        if self.partial.exists() and not resume:
+            raise DataError(f"{self.partial}: left by an interrupted run; pass --resume to continue it, or delete it "
+                            "to start over")
+        self.resume = resume and self.partial.exists()
+        self.handle = None
+
+    def skip_done(self, questions):
+        """Consumes from the `questions` iterator those already rewritten in the partial file; returns how many.
+        A record that is not the rewrite of the matching question means the file is another run's: refused."""
+        if not self.resume:
+            return 0
+        done = kept_bytes = 0
+        with open(self.partial, "rb") as handle:
+            for raw in handle:
+                try:
+                    record = json.loads(raw) if raw.endswith(b"\n") else None
+                except ValueError:
+                    record = None
+                if record is None:  # a line torn by the interruption: written again
+                    break
+                if not isinstance(record, dict) or record.get("input") != next(questions, None):
+                    raise DataError(f"{self.partial}: record {done + 1} is not the rewrite of question {done + 1} of "
+                                    "the input, so it belongs to another run; delete it to start over")
+                done, kept_bytes = done + 1, kept_bytes + len(raw)
+        os.truncate(self.partial, kept_bytes)
+        return done
+
+    def write(self, records):
+        if self.handle is None:
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = open(self.partial, "a", encoding="utf-8")
+        for record in records:
+            self.handle.write(json.dumps({k: record[k] for k in RECORD_FIELDS}, ensure_ascii=False) + "\n")
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+
+    def finish(self):
+        if self.handle is None:  # nothing to write (an empty input, or nothing left after --resume)
+            self.write([])
+        self.handle.close()
+        os.chmod(self.partial, 0o644)
+        os.replace(self.partial, self.output)
