@@ -7,9 +7,26 @@ from qrewrite.metrics import score
 
 
 def test_shipped_dataset_is_the_generators_output(tmp_path):
-    run_script("dataset/generate.py", "--out-dir", tmp_path, "--no-readme")
-    for name in ("train.json", "valid.json"):
+    run_script("dataset/generate.py", "--out-dir", tmp_path)
+    for name in ("train.json", "valid.json", "README.md"):
         assert (tmp_path / name).read_bytes() == (REPO / "dataset" / name).read_bytes(), name
+
+
+def test_noise_table_is_well_formed():
+    """One draw per group needs its families next to each other, in one stage, sharing at most the whole draw;
+    the datasheet lists every family once."""
+    from dataset.noise import DATASHEET_ORDER, NOISE_FAMILIES
+
+    names = [family.name for family in NOISE_FAMILIES]
+    assert len(set(names)) == len(names) and sorted(names) == sorted(DATASHEET_ORDER)
+    stages = [family.stage for family in NOISE_FAMILIES]
+    assert stages == sorted(stages, key=["fillers", "tokens", "text"].index)
+    for group in {family.group for family in NOISE_FAMILIES if family.group}:
+        rows = [i for i, family in enumerate(NOISE_FAMILIES) if family.group == group]
+        assert rows == list(range(rows[0], rows[-1] + 1)), f"group {group!r} is split"
+        assert len({NOISE_FAMILIES[i].stage for i in rows}) == 1
+        assert sum(NOISE_FAMILIES[i].rate for i in rows) <= 1
+    assert all(0 < family.rate <= 1 for family in NOISE_FAMILIES)
 
 
 def test_shipped_dataset_properties():
