@@ -28,7 +28,9 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from qrewrite.data import write_text_atomic
+from qrewrite.cli import fail
+from qrewrite.data import DataError, write_text_atomic
+from qrewrite.paths import check_outputs_dir, open_outputs_dir
 from qrewrite.rewriter import Rewriter
 from serve import completion_tokens
 
@@ -187,11 +189,17 @@ def main():
     parser.add_argument("--out", default="outputs/bench_serve", help="writes OUT.md and OUT.json")
     args = parser.parse_args()
 
+    out = Path(args.out)
+    names = [out.name + suffix for suffix in (".md", ".json", ".log")]
+    try:  # the folder follows the outputs rules (qrewrite/paths.py), so the other scripts can share it
+        check_outputs_dir(out.parent, names, inputs=[args.data, args.model])
+    except DataError as err:
+        fail(err)
     questions = [p["input"] for p in json.loads(Path(args.data).read_text(encoding="utf-8"))][:args.questions]
     print(f"{len(questions)} questions from {args.data}; model {args.model}; {os.cpu_count()} CPUs", file=sys.stderr)
     batched, single = offline_rows(args, questions)
     rows = [batched, single]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    open_outputs_dir(out.parent)
     with open(f"{args.out}.log", "w") as log:
         proc, port = start_server(args, log)
         for concurrency in args.concurrency:
