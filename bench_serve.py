@@ -192,7 +192,7 @@ def main():
     out = Path(args.out)
     names = [out.name + suffix for suffix in (".md", ".json", ".log")]
     try:  # the folder follows the outputs rules (qrewrite/paths.py), so the other scripts can share it
-        check_outputs_dir(out.parent, names, inputs=[args.data, args.model])
+        check_outputs_dir(out.parent, names, inputs=[args.data, args.model], flag="--out")
     except DataError as err:
         fail(err)
     questions = [p["input"] for p in json.loads(Path(args.data).read_text(encoding="utf-8"))][:args.questions]
