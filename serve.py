@@ -40,8 +40,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.exceptions import HTTPException
 
-from qrewrite.modeling import TRAINED_MODEL, ModelError
+from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.engines import int8_dir_for
+from qrewrite.modeling import TRAINED_MODEL, ModelError
 from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter
 
 WARM_UP_QUESTION = "hey waht is teh capital of frnace? thx"
@@ -371,39 +372,30 @@ def add_error_handling(app, metrics):
         return response
 
 
-def fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.error = fail  # one line on stderr, exit 2, as for a missing model
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(int8_dir_for(TRAINED_MODEL)),
                         help="model folder, as for infer.py (default: %(default)s)")
     parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
-                        help="int8: the GGUF model quantize.py wrote beside --model (auto: what --model holds)")
+                        help="int8: the int8 model quantize.py wrote beside --model (auto: what --model holds)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    parser.add_argument("--max-batch", type=int, default=16, help="questions per engine call")
+    parser.add_argument("--max-batch", type=positive_int, default=16, help="questions per engine call")
     parser.add_argument("--max-wait-ms", type=float, default=5.0,
                         help="how long the oldest queued question waits for the batch to fill")
-    parser.add_argument("--queue-size", type=int, default=256, help="questions queued at most; then 503")
+    parser.add_argument("--queue-size", type=positive_int, default=256, help="questions queued at most; then 503")
     parser.add_argument("--deadline-ms", type=float, default=2000.0,
                         help="past this a request's questions come back unchanged, fallback \"timeout\"")
-    parser.add_argument("--max-body-bytes", type=int, default=64 * 1024, help="larger bodies get 413")
-    parser.add_argument("--max-questions", type=int, default=64, help="questions per request at most")
-    parser.add_argument("--max-connections", type=int, default=512,
+    parser.add_argument("--max-body-bytes", type=positive_int, default=64 * 1024, help="larger bodies get 413")
+    parser.add_argument("--max-questions", type=positive_int, default=64, help="questions per request at most")
+    parser.add_argument("--max-connections", type=positive_int, default=512,
                         help="open connections at most (uvicorn answers 503 past it)")
     parser.add_argument("--access-log", action="store_true", help="log every request (costs time under load)")
     args = parser.parse_args(argv)
-    for flag in ("max_batch", "queue_size", "deadline_ms", "max_body_bytes", "max_questions", "max_connections"):
-        if getattr(args, flag) <= 0:
-            fail(f"--{flag.replace('_', '-')} must be positive, not {getattr(args, flag)}")
-    if args.max_wait_ms < 0 or not 0 <= args.port <= 65535:
-        fail("--max-wait-ms must be 0 or more and --port between 0 and 65535")
+    if args.deadline_ms <= 0 or args.max_wait_ms < 0 or not 0 <= args.port <= 65535:
+        parser.error("--deadline-ms must be above 0, --max-wait-ms 0 or more and --port between 0 and 65535")
     if args.max_questions > args.queue_size:
-        fail(f"--max-questions ({args.max_questions}) must not exceed --queue-size ({args.queue_size})")
+        parser.error(f"--max-questions ({args.max_questions}) must not exceed --queue-size ({args.queue_size})")
     return args
 
 
