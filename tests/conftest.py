@@ -81,9 +81,9 @@ def pair_files(tmp_path):
     return write("train.json", PAIRS[:6]), write("valid.json", PAIRS[6:])
 
 
-def run_script(*args, stdin=None, check=True):
-    """Runs one of the project's scripts as a user would, from the repository root."""
-    env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
+def run_script(*args, stdin=None, check=True, env=None):
+    """Runs one of the project's scripts as a user would, from the repository root (env: added variables)."""
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", **(env or {}))
     result = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, input=stdin, capture_output=True,
                             text=True, env=env, timeout=900)
     if check and result.returncode != 0:
