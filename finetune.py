@@ -11,9 +11,12 @@ table goes to outputs/finetune_<method>.json and .md, the loss curve to outputs/
     python finetune.py --method full                     # 3 epochs on data/processed -> weights/full/best
     python finetune.py --method lora                     # LoRA -> weights/lora/best (merged)
     python finetune.py --method full --resume            # continue an interrupted run from its last checkpoint
-    accelerate launch finetune.py --method full          # several GPUs (or torchrun --nproc_per_node N)
+    accelerate launch --config_file configs/accelerate_ddp.yaml finetune.py --method full   # several GPUs
+    torchrun --standalone --nproc_per_node 2 finetune.py --method full           # the same, without a config
 
-CPU runs in fp32 and a GPU in bf16, with no change to the code.
+CPU runs in fp32 and a GPU in bf16, with no change to the code. Under several processes (one per GPU, or gloo
+processes on a CPU) each process trains on its share of every batch: the global batch is
+--batch-size x --grad-accum x processes, and the main process alone writes <out>/best, the table and the plot.
 """
 import argparse
 import resource
@@ -101,11 +104,15 @@ def plot_losses(log_history, rows, method, path):
 
 
 def save_best(trainer, tokenizer, method, best_dir):
-    """The chosen epoch's weights -> best_dir as safetensors; LoRA is merged into the base first."""
-    model = trainer.model
-    if method == "lora":
-        model = model.merge_and_unload()
-    save_model_atomic(model, tokenizer, best_dir, owner=OWNER)
+    """The chosen epoch's weights -> best_dir as safetensors, written by the main process alone; LoRA is merged
+    into the base first. Every process calls it: under FSDP each holds a shard, and gathering takes them all."""
+    state_dict = trainer.accelerator.get_state_dict(trainer.model) if trainer.is_fsdp_enabled else None
+    if trainer.is_world_process_zero():
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        if method == "lora":
+            model = model.merge_and_unload()
+        save_model_atomic(model, tokenizer, best_dir, owner=OWNER, state_dict=state_dict)
+    trainer.accelerator.wait_for_everyone()
 
 
 def parse_args():
@@ -166,13 +173,14 @@ def check_run_folder(args, out):
     return outputs, checkpoints
 
 
-def build_trainer(args, model, tokenizer, dataset, checkpoints):
+def build_trainer(args, model, tokenizer, dataset, checkpoints, processes):
     """TRL's SFTTrainer with the loss mask, per-epoch evaluation and checkpoints, and the best epoch kept."""
     from trl import SFTConfig, SFTTrainer
 
-    # token ids and the loss mask of each pair: qrewrite.prompt.training_example
+    # token ids and the loss mask of each pair: qrewrite.prompt.training_example. In memory: no cache files
+    # in datamod.py's folder, and no two processes writing the same one.
     dataset = dataset.map(lambda record: training_example(tokenizer, record),
-                          remove_columns=dataset["train"].column_names)
+                          remove_columns=dataset["train"].column_names, keep_in_memory=True)
     model.train()
     on_gpu = torch.cuda.is_available()
     use_bf16 = on_gpu and torch.cuda.is_bf16_supported()
@@ -185,7 +193,7 @@ def build_trainer(args, model, tokenizer, dataset, checkpoints):
         peft_config = LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=0.05,
                                  target_modules="all-linear", task_type="CAUSAL_LM")
 
-    steps_per_epoch = max(1, len(dataset["train"]) // (args.batch_size * args.grad_accum))
+    steps_per_epoch = max(1, len(dataset["train"]) // (args.batch_size * args.grad_accum * processes))
     config = SFTConfig(
         output_dir=str(checkpoints),
         num_train_epochs=args.epochs,
@@ -211,41 +219,45 @@ def build_trainer(args, model, tokenizer, dataset, checkpoints):
         seed=args.seed,
         report_to="none",
         dataloader_pin_memory=on_gpu,
+        use_cpu=not torch.accelerator.is_available(),  # without it, torchrun on a CPU runs N unrelated trainings
+        ddp_find_unused_parameters=False,  # every weight takes part in each step (LoRA: every adapter)
     )
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset["train"], eval_dataset=dataset["valid"],
                          processing_class=tokenizer, peft_config=peft_config)
     return trainer
 
 
-def main():
-    args = parse_args()
-    from transformers import set_seed
+def prepare_run(args, state):
+    """Checks everything (every process, nothing written yet), loads the data and the model, then the main
+    process alone marks <out> and discards old checkpoints under --overwrite."""
+    from accelerate.utils import parse_flag_from_env
 
-    set_seed(args.seed)
+    if args.method == "lora" and parse_flag_from_env("ACCELERATE_USE_FSDP"):
+        fail("--method lora under FSDP: the adapter cannot be merged from sharded weights; launch with "
+             "--config_file configs/accelerate_ddp.yaml")
     out = Path(args.out or run_dir(args.method))
     try:
         outputs, checkpoints = check_run_folder(args, out)
         dataset = load_training_data(args.data)
-        model, tokenizer = load_model(args.model, device="cpu", dtype=torch.float32)
+        with state.main_process_first():  # the embedded default model is converted once, by the main process
+            model, tokenizer = load_model(args.model, device="cpu", dtype=torch.float32)
     except (DataError, ModelError) as err:
         fail(err)
-    out.mkdir(parents=True, exist_ok=True)
-    mark_dir(out, OWNER)
-    if args.overwrite and not args.resume:
-        shutil.rmtree(checkpoints, ignore_errors=True)
-    trainer = build_trainer(args, model, tokenizer, dataset, checkpoints)
-    show_loss_mask(trainer, tokenizer)
+    if state.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        mark_dir(out, OWNER)
+        if args.overwrite and not args.resume:
+            shutil.rmtree(checkpoints, ignore_errors=True)
+    state.wait_for_everyone()
+    return out, outputs, checkpoints, dataset, model, tokenizer
 
-    start = time.time()
-    trainer.train(resume_from_checkpoint=args.resume or None)
-    wall_s = time.time() - start
 
+def write_results(args, trainer, dataset, outputs, best_dir, wall_s):
+    """The per-epoch table (.json and .md) and the loss curve; the main process calls it, once."""
     rows, best = epoch_table(trainer.state.log_history)
-    best_dir = out / "best"
-    save_best(trainer, tokenizer, args.method, best_dir)
-
     on_gpu = torch.cuda.is_available()
     peak_rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    processes = trainer.args.world_size
     summary = {
         "method": args.method,
         "base_model": args.model,
@@ -255,8 +267,10 @@ def main():
         "epochs": rows,
         "train_examples": len(dataset["train"]),
         "valid_examples": len(dataset["valid"]),
+        "processes": processes,
+        "global_batch_size": args.batch_size * args.grad_accum * processes,
         "wall_time_s": round(wall_s, 1),
-        "peak_cpu_memory_gib": round(peak_rss_gib, 2),
+        "peak_cpu_memory_gib": round(peak_rss_gib, 2),  # of the main process
         "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if on_gpu else None,
         "device": "cuda" if on_gpu else "cpu",
         "args": vars(args),
@@ -267,7 +281,30 @@ def main():
     plot_losses(trainer.state.log_history, rows, args.method, outputs / f"finetune_{args.method}_loss.png")
     print(markdown_table(rows))
     print(f"chosen epoch {best['epoch']} (lowest valid loss {best['valid_loss']}) -> {best_dir}; "
-          f"{wall_s / 60:.1f} min, peak memory {peak_rss_gib:.1f} GiB")
+          f"{wall_s / 60:.1f} min on {processes} process(es), peak memory {peak_rss_gib:.1f} GiB")
+
+
+def main():
+    args = parse_args()
+    from accelerate import PartialState
+    from transformers import set_seed
+
+    # One process, or one of several under torchrun or accelerate launch (NCCL on GPUs, gloo on a CPU).
+    state = PartialState(cpu=not torch.accelerator.is_available())
+    set_seed(args.seed)
+    out, outputs, checkpoints, dataset, model, tokenizer = prepare_run(args, state)
+    trainer = build_trainer(args, model, tokenizer, dataset, checkpoints, state.num_processes)
+    if trainer.is_world_process_zero():
+        show_loss_mask(trainer, tokenizer)
+
+    start = time.time()
+    trainer.train(resume_from_checkpoint=args.resume or None)
+    wall_s = time.time() - start
+
+    best_dir = out / "best"
+    save_best(trainer, tokenizer, args.method, best_dir)
+    if trainer.is_world_process_zero():
+        write_results(args, trainer, dataset, outputs, best_dir, wall_s)
 
 
 if __name__ == "__main__":

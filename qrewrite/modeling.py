@@ -62,13 +62,14 @@ def convert_embedded_model(out_dir=DEFAULT_MODEL):
     return save_model_atomic(model, tokenizer, out_dir, owner="qrewrite.modeling")
 
 
-def save_model_atomic(model, tokenizer, out_dir, owner):
+def save_model_atomic(model, tokenizer, out_dir, owner, state_dict=None):
     """save_pretrained into a folder beside out_dir, then swap it in: a crash never leaves half a model.
-    out_dir must be new, empty or written by `owner` before; the weights' sha256 goes into its marker."""
+    out_dir must be new, empty or written by `owner` before; the weights' sha256 goes into its marker.
+    state_dict: the full weights where the model's own are sharded (FSDP); None saves the model's own."""
     out_dir = check_output_dir(out_dir, owner)
     staged = staging_dir(out_dir)
     try:
-        model.save_pretrained(staged)
+        model.save_pretrained(staged, state_dict=state_dict)
         tokenizer.save_pretrained(staged)
         weights = sorted(p.name for p in staged.glob("*.safetensors"))
         return replace_dir(staged, out_dir, owner, hashed=weights)

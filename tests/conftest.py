@@ -1,4 +1,5 @@
 """Shared fixtures: tiny random Llama and Qwen2 models with SmolLM2's tokenizer, built inside the tests."""
+import copy
 import json
 import os
 import subprocess
@@ -44,7 +45,8 @@ def tiny_model_dir(tmp_path_factory, tokenizer):
 
 @pytest.fixture(scope="session")
 def tiny_qwen2_dir(tmp_path_factory, tokenizer):
-    """Qwen2's architecture (bias on the query, key and value projections), tiny, untied, SmolLM2's tokenizer."""
+    """Qwen2's architecture (bias on the query, key and value projections), tiny, untied, with SmolLM2's tokenizer
+    stripped of its chat template (as some base models ship), so that the ChatML fallback formats its prompts."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(1)
@@ -55,7 +57,9 @@ def tiny_qwen2_dir(tmp_path_factory, tokenizer):
                 projection.bias.normal_(0, 0.5)
     path = tmp_path_factory.mktemp("tiny-qwen2")
     model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    no_template = copy.deepcopy(tokenizer)
+    no_template.chat_template = None
+    no_template.save_pretrained(path)
     return path
 
 
@@ -81,9 +85,9 @@ def pair_files(tmp_path):
     return write("train.json", PAIRS[:6]), write("valid.json", PAIRS[6:])
 
 
-def run_script(*args, stdin=None, check=True):
-    """Runs one of the project's scripts as a user would, from the repository root."""
-    env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
+def run_script(*args, stdin=None, check=True, env=None):
+    """Runs one of the project's scripts as a user would, from the repository root (env: added variables)."""
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", **(env or {}))
     result = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, input=stdin, capture_output=True,
                             text=True, env=env, timeout=900)
     if check and result.returncode != 0:
