@@ -11,8 +11,9 @@ Endpoints:
   GET  /health               200 once the model is loaded and has run one warm-up rewrite, 503 before
   GET  /metrics              Prometheus: requests, latency, batch sizes, queue depth, fallbacks, tokens
 
-One worker thread owns the Rewriter (it is not thread-safe): it takes up to --max-batch queued
-questions, waiting at most --max-wait-ms after the oldest arrived, and runs them as one engine call.
+Worker threads (--threads; by default as many as the engine decodes in parallel) each take up to
+--max-batch queued questions, waiting at most --max-wait-ms after the oldest arrived, and run them as
+one engine call, each with a Rewriter of its own on the one engine (a tokenizer is not thread-safe).
 The queue holds at most --queue-size questions; past that a request gets 503 with Retry-After.
 Past --deadline-ms a request's questions come back unchanged with "fallback": "timeout" (fail-open:
 a chat system must never wait on its rewriter), and its questions not yet started are skipped.
@@ -116,17 +117,28 @@ class Job:
         return self.expired or now >= self.deadline
 
 
-class Worker(threading.Thread):
-    """The one thread that owns the Rewriter: one warm-up rewrite, then batches of queued questions."""
+class Worker:
+    """The threads that run the engine, each with a Rewriter of its own on the one engine, and the queue they
+    take batches from. Two threads on an engine of two workers (CTranslate2 int8): while one call decodes, the
+    next batch forms and waits in the engine's queue, so neither engine worker idles between calls."""
 
-    def __init__(self, rewriter, metrics, max_batch, max_wait_s, queue_size):
-        super().__init__(name="rewriter", daemon=True)
-        self.rewriter, self.metrics = rewriter, metrics
+    def __init__(self, rewriter, metrics, max_batch, max_wait_s, queue_size, threads=1):
+        self.metrics = metrics
         self.max_batch, self.max_wait_s, self.queue_size = max_batch, max_wait_s, queue_size
         self.items = collections.deque()  # (job, index): one queued question
         self.cond = threading.Condition()
-        self.ready = threading.Event()  # set after the warm-up: /health answers 200
-        self.stopping = False
+        self.ready = threading.Event()  # set once every thread has run its warm-up: /health answers 200
+        self.stopping, self.warm = False, 0
+        rewriters = [rewriter] + [rewriter_twin(rewriter) for _ in range(threads - 1)]
+        self.threads = [threading.Thread(target=self.run, args=(r,), name=f"rewriter-{i}", daemon=True)
+                        for i, r in enumerate(rewriters)]
+
+    def start(self):
+        for thread in self.threads:
+            thread.start()
+
+    def is_alive(self):
+        return all(thread.is_alive() for thread in self.threads)
 
     def submit(self, job):
         """Queues a job's questions; False when they do not fit (the request gets 503)."""
@@ -139,18 +151,22 @@ class Worker(threading.Thread):
         return True
 
     def stop(self):
-        """Lets the worker finish what is queued, then waits for it to end."""
+        """Lets the threads finish what is queued, then waits for them to end."""
         with self.cond:
             self.stopping = True
-            self.cond.notify()
-        self.join()
+            self.cond.notify_all()
+        for thread in self.threads:
+            thread.join()
 
-    def run(self):
-        self.rewriter.rewrite_records([WARM_UP_QUESTION])
-        self.ready.set()
+    def run(self, rewriter):
+        rewriter.rewrite_records([WARM_UP_QUESTION])
+        with self.cond:
+            self.warm += 1
+            if self.warm == len(self.threads):
+                self.ready.set()
         while (batch := self.next_batch()) is not None:
             if batch:
-                self.run_batch(batch)
+                self.run_batch(rewriter, batch)
 
     def next_batch(self):
         """Up to max_batch questions of live requests, once the batch is full or the oldest has waited
@@ -171,12 +187,12 @@ class Worker(threading.Thread):
             self.metrics.queue_depth.set(len(self.items))
         return batch
 
-    def run_batch(self, batch):
+    def run_batch(self, rewriter, batch):
         """One engine call; the records go back to the requests' event loop. An engine error fails open."""
         questions = [job.questions[index] for job, index in batch]
         self.metrics.batch_size.observe(len(questions))
         try:
-            records = [self.count_tokens(r) for r in self.rewriter.rewrite_records(questions)]
+            records = [count_tokens(rewriter, r) for r in rewriter.rewrite_records(questions)]
         except Exception as err:  # noqa: BLE001 -- the worker must outlive any engine failure
             print(f"error: a batch of {len(questions)} failed ({type(err).__name__}: {err}); "
                   f"returned the questions unchanged", file=sys.stderr)
@@ -191,11 +207,20 @@ class Worker(threading.Thread):
         except RuntimeError:  # the event loop has closed: nobody is waiting any more
             pass
 
-    def count_tokens(self, record):
-        """Adds the prompt's and the output's token counts (the OpenAI usage block, new tokens/s)."""
-        record["prompt_tokens"] = len(self.rewriter.prompt_ids(record["input"])[0]) if record["input"].strip() else 0
-        record["completion_tokens"] = completion_tokens(self.rewriter.tokenizer, record["raw"])
-        return record
+
+def rewriter_twin(rewriter):
+    """Another Rewriter on the same engine, with a tokenizer of its own: a tokenizer is not thread-safe
+    (each call sets whether control tokens are split), the engine is."""
+    twin = copy.copy(rewriter)
+    twin.tokenizer = copy.deepcopy(rewriter.tokenizer)
+    return twin
+
+
+def count_tokens(rewriter, record):
+    """Adds the prompt's and the output's token counts (the OpenAI usage block, new tokens/s)."""
+    record["prompt_tokens"] = len(rewriter.prompt_ids(record["input"])[0]) if record["input"].strip() else 0
+    record["completion_tokens"] = completion_tokens(rewriter.tokenizer, record["raw"])
+    return record
 
 
 def deliver_all(batch, records):
@@ -271,7 +296,9 @@ class Service:
         self.model = args.model
         self.backend = rewriter.backend
         self.metrics = Metrics()
-        self.worker = Worker(rewriter, self.metrics, args.max_batch, args.max_wait_ms / 1000, args.queue_size)
+        threads = args.threads or getattr(rewriter.engine, "workers", 1)
+        self.worker = Worker(rewriter, self.metrics, args.max_batch, args.max_wait_ms / 1000, args.queue_size,
+                             threads)
         self.tokenizer = copy.deepcopy(rewriter.tokenizer)  # the Rewriter's own belongs to the worker thread
 
     async def questions_from(self, request, parse):
@@ -381,6 +408,9 @@ def parse_args(argv=None):
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--max-batch", type=positive_int, default=16, help="questions per engine call")
+    parser.add_argument("--threads", type=positive_int,
+                        help="engine calls in flight at once (default: the engine's workers: 2 for int8 on 2 "
+                             "cores, 1 for fp32)")
     parser.add_argument("--max-wait-ms", type=float, default=5.0,
                         help="how long the oldest queued question waits for the batch to fill")
     parser.add_argument("--queue-size", type=positive_int, default=256, help="questions queued at most; then 503")
