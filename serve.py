@@ -44,6 +44,7 @@ from starlette.exceptions import HTTPException
 from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.engines import int8_dir_for
 from qrewrite.modeling import TRAINED_MODEL, ModelError
+from qrewrite.prompt import plain_token_ids
 from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter
 
 WARM_UP_QUESTION = "hey waht is teh capital of frnace? thx"
@@ -283,7 +284,7 @@ def chat_question_of(body):
 def check_lengths(tokenizer, questions):
     """422 for a question over MAX_INPUT_TOKENS tokens: refused rather than cut, so no context is lost silently."""
     for index, question in enumerate(questions):
-        n_tokens = len(tokenizer(question, add_special_tokens=False).input_ids)
+        n_tokens = len(plain_token_ids(tokenizer, question))  # as the Rewriter counts it: control tokens split
         if n_tokens > MAX_INPUT_TOKENS:
             raise ApiError(422, f"question {index} has {n_tokens} tokens; the limit is {MAX_INPUT_TOKENS}")
 
