@@ -76,8 +76,11 @@ def evaluate_split(rewriter, pairs):
     metrics["identity"]["bleu_01"] = round(metrics["identity"]["bleu"] / 100, 4)
     metrics["fallbacks"] = sum(r["fallback"] is not None for r in records)
     metrics["fallback_reasons"] = dict(Counter(r["fallback"].split(":")[0] for r in records if r["fallback"]))
+    metrics["retried"] = sum(r["retried"] for r in records)
+    metrics["retried_and_kept"] = sum(r["retried"] and not r["fallback"] for r in records)
     io = [{"input": r["input"], "reference": ref, "prediction": r["rewrite"], "bleu": sentence_bleu(r["rewrite"], ref),
-           "raw": r["raw"], "fallback": r["fallback"], **flag} for r, ref, flag in zip(records, references, flags)]
+           "raw": r["raw"], "fallback": r["fallback"], "retried": r["retried"], **flag}
+          for r, ref, flag in zip(records, references, flags)]
     return metrics, io
 
 
@@ -102,7 +105,8 @@ def print_tables(report):
                   f"{f['kept_negation']:.3f} | {f['invented']:.3f} | {over} | {f['content_recall']:.3f} | "
                   f"{f['content_precision']:.3f} |")
     for name, m in report["splits"].items():
-        print(f"{name} fallbacks by reason: {m['fallback_reasons'] or 'none'}")
+        print(f"{name} fallbacks by reason: {m['fallback_reasons'] or 'none'}; greedy outputs searched again with "
+              f"beams: {m['retried']}, of which kept: {m['retried_and_kept']}")
 
 
 def main():

@@ -24,6 +24,10 @@ MAX_INPUT_TOKENS = 256  # longer questions are cut to this many tokens, with a w
 # Weight of input_overlap against the mean token log-prob when picking among beam candidates. Chosen on the
 # first half of the shipped valid split (0 to 5 tried; 0.5 to 1.5 about equal), reported on the second half.
 OVERLAP_WEIGHT = 1.0
+# A greedy rewrite that falls back (the guard refuses it, or its shape is wrong) is searched again with this
+# many beams, and the best candidate that passes is kept: the right rewrite is often the second or third
+# candidate. It costs a beam search for those questions only (17 of the 450 valid ones for the full model).
+RETRY_BEAMS = 4
 
 
 def max_new_tokens_for(n_input_tokens):
@@ -55,14 +59,17 @@ def pick_candidate(question, candidates, guard=True):
 
 
 class Rewriter:
-    def __init__(self, model=None, batch_size=8, device=None, backend="auto", beams=1, engine=None, guard=True):
+    def __init__(self, model=None, batch_size=8, device=None, backend="auto", beams=1, engine=None, guard=True,
+                 retry_beams=RETRY_BEAMS):
         """backend "auto" follows the folder; "int8" also finds quantize.py's output beside an fp32 folder.
         beams > 1: beam search with that many candidates, then pick_candidate.
+        retry_beams: greedy outputs that fall back are searched again with this many beams (1: never).
         engine: an engine object (see qrewrite/engines.py) to use instead of opening one for `model`.
         guard=False only to measure what the guard changes (evaluate.py --no-guard)."""
         self.model_name = model or TRAINED_MODEL
         self.beams = beams
         self.guard = guard
+        self.retry_beams = retry_beams
         if beams < 1:
             raise ModelError(f"beams must be 1 (greedy) or more, not {beams}")
         self.engine = engine or open_engine(self.model_name, backend, batch_size, device)
@@ -88,9 +95,11 @@ class Rewriter:
             ids = ids[:MAX_INPUT_TOKENS]
         return prompt_token_ids(self.tokenizer, ids), len(ids)
 
-    def generate(self, questions, progress=False):
+    def generate(self, questions, progress=False, beams=None):
         """The model's raw output for each question (greedy, or the picked beam); empty questions give empty outputs.
-        progress: True for a progress bar of its own, or a tqdm bar to advance one step a question."""
+        progress: True for a progress bar of its own, or a tqdm bar to advance one step a question.
+        beams: this call's number of beams, instead of the Rewriter's."""
+        beams = beams or self.beams
         outputs = [""] * len(questions)
         todo = [i for i, q in enumerate(questions) if q.strip()]
         encoded = {i: self.prompt_ids(questions[i]) for i in todo}
@@ -102,28 +111,33 @@ class Rewriter:
         # one token past the bound: that marks an over-long output (see fallback_reason)
         candidates = self.engine.generate([encoded[i][0] for i in todo],
                                           [max_new_tokens_for(encoded[i][1]) + 1 for i in todo],
-                                          self.stop_ids, self.beams, bar)
-        for i, beams in zip(todo, candidates):
-            texts = [(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), score) for ids, score in beams]
-            outputs[i] = pick_candidate(questions[i], texts, self.guard) if self.beams > 1 else texts[0][0]
+                                          self.stop_ids, beams, bar)
+        for i, found in zip(todo, candidates):
+            texts = [(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), score) for ids, score in found]
+            outputs[i] = pick_candidate(questions[i], texts, self.guard) if beams > 1 else texts[0][0]
         if progress is True:
             bar.close()
         return outputs
 
     def rewrite_records(self, questions, progress=False):
-        """One record a question: input, rewrite, the raw output, and the fallback reason (None if used).
-        Input that is not English, or holds no question (greetings, thanks), is left as it is, unasked."""
+        """One record a question: input, rewrite, the raw output, the fallback reason (None if used), and whether
+        the greedy output fell back and was searched again (retried). Input that is not English, or holds no
+        question (greetings, thanks), is left as it is, unasked."""
         skipped = [skip_reason(q) if q.strip() and self.guard else None for q in questions]
         asked = [i for i, reason in enumerate(skipped) if reason is None and questions[i].strip()]
         outputs = dict(zip(asked, self.generate([questions[i] for i in asked], progress)))
         if hasattr(progress, "update"):
             progress.update(len(questions) - len(asked))  # the questions left as they are count as done
-        records = []
+        retried = []
+        if self.guard and self.beams == 1 and self.retry_beams > 1 and self.engine.beam_search:
+            retried = [i for i in asked if fallback_reason(questions[i], outputs[i])]
+            outputs.update(zip(retried, self.generate([questions[i] for i in retried], beams=self.retry_beams)))
+        records, retried = [], set(retried)
         for i, question in enumerate(questions):
             output = outputs.get(i, "")
             reason = skipped[i] or (fallback_reason(question, output, self.guard) if question.strip() else None)
             records.append({"input": question, "rewrite": question if reason or not question.strip() else output,
-                            "raw": output, "fallback": reason})
+                            "raw": output, "fallback": reason, "retried": i in retried})
         return records
 
     def rewrite(self, questions):

@@ -61,22 +61,31 @@ def test_no_false_alarm_on_most_shipped_references():
 
 def test_guard_in_the_rewriter(tiny_model_dir, monkeypatch):
     rewriter = Rewriter(str(tiny_model_dir), device="cpu")
-    forced = {"hi!! how do i cancel order 4417": "How do I cancel my order?",
+    greedy = {"hi!! how do i cancel order 4417": "How do I cancel my order?",
               "whats the wether in tokyo": "What is the weather in Beijing?",
               "hey waht is teh capital of frnace": "What is the capital of France?"}
+    # what a beam search (with the guard's pick) gives the two refused ones: one passes, one does not
+    searched = {"hi!! how do i cancel order 4417": "How do I cancel order 4417?",
+                "whats the wether in tokyo": "What is the weather in Kyoto?"}
     asked = []
 
-    def fake_generate(questions, progress=False):
-        asked.extend(questions)
-        return [forced[q] for q in questions]
+    def fake_generate(questions, progress=False, beams=None):
+        asked.append((list(questions), beams))
+        return [(searched if beams else greedy)[q] for q in questions]
 
     monkeypatch.setattr(rewriter, "generate", fake_generate)
-    questions = list(forced) + ["wie spät ist es in Berlin", "hello", ""]
+    questions = list(greedy) + ["wie spät ist es in Berlin", "hello", ""]
     records = rewriter.rewrite_records(questions)
-    assert asked == list(forced)  # the non-English question and the greeting never reach the model
-    assert [r["fallback"] for r in records] == ["dropped: 4417", "invented: Beijing", None, "not English",
-                                                "no question", None]
-    assert [r["rewrite"] for r in records] == questions[:2] + ["What is the capital of France?"] + questions[3:]
+    # the non-English question and the greeting never reach the model; the refused two are searched again
+    assert asked == [(list(greedy), None), (list(searched), 4)]
+    assert [r["fallback"] for r in records] == [None, "invented: Kyoto", None, "not English", "no question", None]
+    assert [r["retried"] for r in records] == [True, True, False, False, False, False]
+    assert [r["rewrite"] for r in records] == ["How do I cancel order 4417?", questions[1],
+                                               "What is the capital of France?"] + questions[3:]
+    asked.clear()
+    rewriter.retry_beams = 1  # no second search: the greedy output's reason stands
+    assert [r["fallback"] for r in rewriter.rewrite_records(questions[:2])] == ["dropped: 4417", "invented: Beijing"]
+    assert asked == [(questions[:2], None)]
 
 
 def test_beam_pick_skips_a_candidate_that_changes_the_meaning():

@@ -25,7 +25,7 @@ def test_rewrite_keeps_order_empty_lines_and_falls_back(rewriter):
     questions = ["hi waht is teh capital of frnace? thx", "", "how do i reset my pasword pls"]
     records = rewriter.rewrite_records(questions)
     assert [r["input"] for r in records] == questions
-    assert records[1] == {"input": "", "rewrite": "", "raw": "", "fallback": None}
+    assert records[1] == {"input": "", "rewrite": "", "raw": "", "fallback": None, "retried": False}
     for record in (records[0], records[2]):
         # A random model cannot write a clean question: its output must be flagged and the input kept.
         assert record["fallback"] == fallback_reason(record["input"], record["raw"])
