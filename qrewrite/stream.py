@@ -5,12 +5,13 @@ A file of a million questions never sits in memory (a .json list is the exceptio
 before any generation rather than hours into it, and gives the progress bar its total; `read_questions` then
 yields the questions again. `PartialOutput` appends each finished chunk's JSONL records to `<output>.partial`
 (flushed and fsync'd) and renames it to `<output>` at the end, so `<output>` is whole or absent. On `--resume`
-it checks that the partial file's records are the rewrites of the input's first questions, drops a torn last
-line, and the run continues after them: the finished file is the one an uninterrupted run writes.
+it checks that the partial file's records are the rewrites of the input's first questions, keeps its whole
+chunks (a torn last line, or a chunk cut short, is written again), and the run continues after them: the
+finished file is the one an uninterrupted run writes.
 """
 import json
 import os
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
 from qrewrite.data import DataError
@@ -81,6 +82,16 @@ def chunks(questions, size):
         yield chunk
 
 
+def whole_record(raw):
+    """The JSON value of one line of a partial file, or None for a line torn by an interruption."""
+    if not raw.endswith(b"\n"):
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
 class PartialOutput:
     """JSONL records appended to <output>.partial a chunk at a time; finish() renames it to <output>."""
 
@@ -93,26 +104,31 @@ class PartialOutput:
         self.resume = resume and self.partial.exists()
         self.handle = None
 
-    def skip_done(self, questions):
-        """Consumes from the `questions` iterator those already rewritten in the partial file; returns how many.
-        A record that is not the rewrite of the matching question means the file is another run's: refused."""
+    def skip_done(self, questions, chunk_size):
+        """Checks the partial file against the first `questions` and keeps its whole chunks; returns (how many are
+        done, an iterator over the questions still to rewrite). Whole chunks only: each question is then rewritten
+        in the same batch as in an uninterrupted run, so an int8 engine, whose results can depend on the batch,
+        gives the same output. A record that is not the rewrite of its question means another run's file."""
         if not self.resume:
-            return 0
-        done = kept_bytes = 0
+            return 0, questions
+        checked = checked_bytes = 0
+        kept, kept_bytes, redo = 0, 0, []  # the last whole chunk's end; the questions read past it
         with open(self.partial, "rb") as handle:
             for raw in handle:
-                try:
-                    record = json.loads(raw) if raw.endswith(b"\n") else None
-                except ValueError:
-                    record = None
-                if record is None:  # a line torn by the interruption: written again
+                record = whole_record(raw)
+                if record is None:  # a line torn by the interruption
                     break
-                if not isinstance(record, dict) or record.get("input") != next(questions, None):
-                    raise DataError(f"{self.partial}: record {done + 1} is not the rewrite of question {done + 1} of "
-                                    "the input, so it belongs to another run; delete it to start over")
-                done, kept_bytes = done + 1, kept_bytes + len(raw)
+                question = next(questions, None)
+                if not isinstance(record, dict) or record.get("input") != question:
+                    raise DataError(f"{self.partial}: record {checked + 1} is not the rewrite of question "
+                                    f"{checked + 1} of the input, so it belongs to another run; delete it to start "
+                                    "over")
+                checked, checked_bytes = checked + 1, checked_bytes + len(raw)
+                redo.append(question)
+                if checked % chunk_size == 0:
+                    kept, kept_bytes, redo = checked, checked_bytes, []
         os.truncate(self.partial, kept_bytes)
-        return done
+        return kept, chain(redo, questions)
 
     def write(self, records):
         if self.handle is None:

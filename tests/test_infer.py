@@ -160,8 +160,9 @@ def test_large_run_streams_in_chunks_and_resumes_after_a_kill(tiny_model_dir, tm
     assert process.wait() == -signal.SIGKILL and not killed.exists()  # it really died mid-run
     kept = partial.read_text().count("\n")
     assert 30 <= kept < len(lines) and kept % 10 == 0  # whole chunks, each one written when done
-    with open(partial, "a") as handle:
-        handle.write('{"input": "torn')  # as if killed in the middle of a write
+    with open(partial, "a") as handle:  # a chunk cut short: one whole (wrong) record, then a torn one
+        handle.write(json.dumps({"input": lines[kept], "rewrite": "Not this one?", "fallback": None}) + "\n")
+        handle.write('{"input": "torn')
     refused = run_script(*common, "--output", killed, check=False)
     assert refused.returncode == 2 and "--resume" in refused.stderr and partial.exists()
     run_script(*common, "--output", killed, "--chunk-size", "10", "--resume")
