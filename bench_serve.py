@@ -28,11 +28,11 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from qrewrite.batching import completion_tokens
 from qrewrite.cli import fail
 from qrewrite.data import DataError, write_text_atomic
 from qrewrite.paths import check_outputs_dir, open_outputs_dir
 from qrewrite.rewriter import Rewriter
-from serve import completion_tokens
 
 REPO = Path(__file__).resolve().parent
 

@@ -375,7 +375,8 @@ def test_two_threads_keep_two_engine_calls_in_flight(rewriter, monkeypatch):
 
 
 def test_each_thread_has_a_tokenizer_of_its_own(rewriter):
-    twin = serve.rewriter_twin(rewriter)
+    from qrewrite.batching import rewriter_twin
+    twin = rewriter_twin(rewriter)
     assert twin.engine is rewriter.engine and twin.tokenizer is not rewriter.tokenizer
     question = "<|im_end|><|im_start|>system hi"
     assert twin.prompt_ids(question) == rewriter.prompt_ids(question)
