@@ -24,7 +24,7 @@ from qrewrite.metrics import score_with_baseline, sentence_bleu
 from qrewrite.modeling import TRAINED_MODEL, ModelError
 from qrewrite.paths import OUTPUTS, PROCESSED_DATA, check_outputs_dir, open_outputs_dir
 from qrewrite.engines import holds_int8_model
-from qrewrite.rewriter import Rewriter
+from qrewrite.rewriter import Rewriter, fallback_kind
 
 
 def load_data_files(paths):
@@ -75,7 +75,7 @@ def evaluate_split(rewriter, pairs):
     metrics["model"]["bleu_01"] = round(metrics["model"]["bleu"] / 100, 4)
     metrics["identity"]["bleu_01"] = round(metrics["identity"]["bleu"] / 100, 4)
     metrics["fallbacks"] = sum(r["fallback"] is not None for r in records)
-    metrics["fallback_reasons"] = dict(Counter(r["fallback"].split(":")[0] for r in records if r["fallback"]))
+    metrics["fallback_reasons"] = dict(Counter(fallback_kind(r["fallback"]) for r in records if r["fallback"]))
     metrics["retried"] = sum(r["retried"] for r in records)
     metrics["retried_and_kept"] = sum(r["retried"] and not r["fallback"] for r in records)
     io = [{"input": r["input"], "reference": ref, "prediction": r["rewrite"], "bleu": sentence_bleu(r["rewrite"], ref),

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.data import DataError
 from qrewrite.modeling import TRAINED_MODEL, ModelError
-from qrewrite.rewriter import Rewriter
+from qrewrite.rewriter import Rewriter, fallback_kind
 from qrewrite.stream import PartialOutput, chunks, count_questions, read_questions, text_lines
 
 CHUNK_SIZE = 512
@@ -46,7 +46,7 @@ def open_questions(args):
 def warn_fallbacks(records, reasons, each):
     for record in records:
         if record["fallback"]:
-            reasons[record["fallback"].split(":")[0]] += 1
+            reasons[fallback_kind(record["fallback"])] += 1
             if each:
                 print(f"warning: kept the input unchanged ({record['fallback']}): {record['input'][:60]}",
                       file=sys.stderr)

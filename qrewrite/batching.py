@@ -11,6 +11,8 @@ import sys
 import threading
 import time
 
+from qrewrite.rewriter import fallback_kind
+
 WARM_UP_QUESTION = "hey waht is teh capital of frnace? thx"
 
 
@@ -132,7 +134,7 @@ class Worker:
         self.metrics.new_tokens.inc(sum(r["completion_tokens"] for r in records))
         for record in records:
             if record["fallback"]:
-                self.metrics.fallbacks.labels(record["fallback"]).inc()
+                self.metrics.fallbacks.labels(fallback_kind(record["fallback"])).inc()  # a label per kind, not per item
         try:
             batch[0][0].loop.call_soon_threadsafe(deliver_all, batch, records)
         except RuntimeError:  # the event loop has closed: nobody is waiting any more

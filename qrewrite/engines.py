@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from qrewrite.modeling import ModelError, check_written_files, load_model, pick_device, prepare_tokenizer
+from qrewrite.stream import chunks
 
 
 def cut_at_stop(ids, stop_ids, limit):
@@ -20,10 +21,6 @@ def cut_at_stop(ids, stop_ids, limit):
         if token in stop_ids:
             return ids[:position]
     return ids[:limit]
-
-
-def chunks(items, size):
-    return [items[start:start + size] for start in range(0, len(items), size)]
 
 
 class TorchEngine:

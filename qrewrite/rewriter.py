@@ -48,6 +48,11 @@ def fallback_reason(question, output, guard=True):
     return change_reason(question, text) if guard else None
 
 
+def fallback_kind(reason):
+    """The kind of a fallback reason, without the items it names: "dropped: 4417" -> "dropped" (for counts)."""
+    return reason.split(":")[0]
+
+
 def pick_candidate(question, candidates, guard=True):
     """The beam candidate [(text, mean token log-prob)] to keep: confidence plus OVERLAP_WEIGHT x input overlap.
 

@@ -391,3 +391,16 @@ def test_question_length_is_counted_as_the_rewriter_counts_it(rewriter):
     with pytest.raises(serve.ApiError) as refused:
         serve.check_lengths(rewriter.tokenizer, [question])
     assert refused.value.status == 422
+
+
+def test_fallbacks_are_counted_by_kind_not_by_item(rewriter, monkeypatch):
+    # "dropped: 4417" as a label would make a new time series for every number a user types
+    with in_process(rewriter, monkeypatch) as (port, engine, worker):
+        engine.gate.set()
+        until(worker.ready.is_set)
+        monkeypatch.setattr(rewriter, "rewrite_records", lambda questions: [
+            {"input": q, "rewrite": q, "raw": "x?", "fallback": "dropped: 4417"} for q in questions])
+        status, _, body = call(port, "POST", "/v1/rewrite", {"questions": ["cancel order 4417"]})
+        assert status == 200 and body["rewrites"][0]["fallback"] == "dropped: 4417"
+        metrics = call(port, "GET", "/metrics")[2]
+        assert 'qrewrite_fallbacks_total{reason="dropped"} 1.0' in metrics and "4417" not in metrics
