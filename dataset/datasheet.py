@@ -7,9 +7,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from dataset.left_alone import LEFT_ALONE_DESCRIPTIONS, NON_ENGLISH, NON_ENGLISH_LANGUAGES
 from dataset.noise import MAX_TYPOS, datasheet_families
-from dataset.pairs import MAX_INPUT_WORDS
-from dataset.sources import MAX_CODING_TEMPLATES, questions_file_sections
+from dataset.pairs import IDENTITY_RATE, MAX_INPUT_WORDS
+from dataset.reshape import RESHAPE_FAMILIES
+from dataset.sources import MAX_CODING_TEMPLATES, question_parts, questions_file_sections
 from dataset.typos import TYPO_KINDS
 
 
@@ -20,6 +22,7 @@ class QuestionCounts:
     total: int  # after deduplication
     train: int  # questions in each split
     valid: int
+    held_out: int  # source questions of v2's valid split kept out of train (and not drawn into valid)
 
 
 def split_stats(pairs: list[dict], tags: list[list[str]]) -> dict:
@@ -35,11 +38,15 @@ def split_stats(pairs: list[dict], tags: list[list[str]]) -> dict:
         typos = [tag for tag in pair_tags if tag.startswith("typo:")]
         typo_words += len(typos)
         counts.update(typos)
+    # the clean questions behind the pairs (two for a two-question pair; none for a left-alone input)
+    questions = [part for pair, pair_tags in zip(pairs, tags) if not set(pair_tags) & set(LEFT_ALONE_DESCRIPTIONS)
+                 for part in question_parts(pair["output"])]
     in_words = [len(s.split()) for s in inputs]
     out_words = [len(s.split()) for s in outputs]
     return {
         "pairs": n,
-        "sources": len(set(outputs)),
+        "sources": len(set(questions)),
+        "question_uses": len(questions),
         "identity": counts["identity"],
         "bleu": sacrebleu.corpus_bleu(inputs, [outputs]).score / 100,
         "chrf": sacrebleu.corpus_chrf(inputs, [outputs]).score / 100,
@@ -80,19 +87,24 @@ def pct(x, n):
     return f"{100 * x / n:.1f}%"
 
 
-HEADER = """# Question-rewriting dataset (`train.json`, `valid.json`)
+HEADER = """# Question-rewriting dataset v3 (`train.json`, `valid.json`)
 
 *This file is written by `generate.py`; edit the script, not this file.*
 
 ## Purpose
 
 Training and validation data for the project's question rewriter: a small language model
-that turns a messy question as a user types it into a clean question that keeps every piece of
-its content. Typos are fixed, filler and irrelevant wording removed, and nothing of substance
-(names, numbers, dates, places, negations) is lost or invented. About 10% of the inputs
-are already clean and must be returned unchanged.
+that turns a messy message as a user types it into a clean question that keeps every piece of
+its content. Typos are fixed, filler and irrelevant wording removed, the question itself reshaped
+where it came embedded, as a fragment or as a request, context that the question needs merged into
+it, and nothing of substance (names, numbers, dates, places, negations) is lost or invented. A
+message with two questions becomes two clean questions ("Q1? Q2?"). About 10% of the inputs are
+already clean, and a few percent are questions in other languages or greetings alone: all of these
+must be returned unchanged.
 
-Each file is a JSON list of `{"input": "<question as the user typed it>", "output": "<clean rewrite>"}`.
+Each file is a JSON list of `{"input": "<message as the user typed it>", "output": "<clean rewrite>"}`.
+`valid_v2.json` is the valid split of v2 of this data, kept unchanged as a second benchmark (see
+"Benchmarks" below).
 
 """
 
@@ -117,8 +129,7 @@ this repository.
 """
 
 
-def generation_section(command: str, n_chatter: int, n_project: int, n_total: int, st_train: dict,
-                       st_valid: dict) -> str:
+def generation_section(command: str, counts: QuestionCounts, st_train: dict, st_valid: dict) -> str:
     return f"""## How it is generated
 
 ```
@@ -131,23 +142,80 @@ sorted file listings.
 1. **Clean questions.** chatterbot-corpus questions: whitespace and quotes are normalised, the first
    letter is capitalised. Dropped: questions under 4 or over 35 words, several sentences, greetings,
    lines that are not questions, lines with a known misspelling, and a few broken lines.
-   The many "can you write X in Y?" templates are capped at {MAX_CODING_TEMPLATES}. Kept: {n_chatter}.
-   Project questions: {n_project}. After deduplication that ignores case: **{n_total}** clean questions.
+   The many "can you write X in Y?" templates are capped at {MAX_CODING_TEMPLATES}. Kept: {counts.chatterbot}.
+   Project questions: {counts.project}. After deduplication that ignores case: **{counts.total}** clean questions.
 2. **Split first.** The clean questions are shuffled with the seed and split in proportion to
-   the requested sizes. No source question is in both splits.
-3. **Noise.** Each clean question yields {st_train['pairs'] / st_train['sources']:.1f} inputs on average in train
-   ({st_valid['pairs'] / st_valid['sources']:.1f} in valid): few variants of many questions, so that a model
-   cannot score well on train by memorising its targets. The first 10% of a split's pairs
-   (one per question) are clean copies. Every other input is the question with random noise
-   (table below). Noise never touches words that contain a digit or a capital letter (names, products,
-   acronyms; only whole-input lower/upper casing changes their case), never changes a negation other
-   than don't->dont or I don't know->idk, and never makes a typo that is itself a real word. Typos keep
-   the first letter, with at most {MAX_TYPOS} per input. Inputs longer than {MAX_INPUT_WORDS} words are
-   rejected. Inputs are unique across both files.
-4. **Checks.** `check_pair` asserts for every pair: the output starts with an uppercase letter and ends
-   with "?"; every digit sequence of the output is in the input; every negation (not, no, never,
-   cannot, n't, ...) of the output is in the input in some form (dont and idk count); every
-   capitalised word, product name or number-word of the output is in the input, ignoring case.
+   the requested sizes. No source question is in both splits. The source questions of v2's valid split
+   (`valid_v2.json`) never go to train: those drawn into train are left out ({counts.held_out} questions), so
+   the v2 benchmark stays unseen. Train uses {counts.train} questions, valid {counts.valid}.
+3. **Shapes.** Each split holds {pct(st_train['identity'], st_train['pairs'])} clean copies (one per question,
+   for the first {round(100 * IDENTITY_RATE)}% of its pairs) and the left-alone inputs (table below). Of the
+   other inputs, each reshaping family takes its share (table below) among the questions whose shape it handles,
+   at random; the rest keep their question as it is. A question yields
+   {st_train['question_uses'] / st_train['sources']:.2f} inputs on average in train
+   ({st_valid['question_uses'] / st_valid['sources']:.2f} in valid), never the same family twice: few variants
+   of many questions, so that a model cannot score well on train by memorising its targets.
+4. **Noise.** Every input but the clean copies and the left-alone ones then gets random noise (table
+   below), reshaped inputs too (without a hedge: they have their own lead-in). Noise never touches words that
+   contain a digit or a capital letter (names, products, acronyms; only whole-input lower/upper casing changes
+   their case), never changes a negation other than don't->dont or I don't know->idk, and never makes a typo
+   that is itself a real word. Typos keep the first letter, with at most {MAX_TYPOS} per input. Inputs longer
+   than {MAX_INPUT_WORDS} words are rejected. Inputs are unique across both files.
+5. **Checks.** `check_pair` asserts for every pair: the output is one or two questions, each starting with an
+   uppercase letter and ending with "?"; every digit sequence of the output is in the input; every negation
+   (not, no, never, cannot, n't, ...) of the output is in the input in some form (dont and idk count); every
+   capitalised word, product name or number-word of the output is in the input, ignoring case. A left-alone
+   pair is its own output. `check_splits` asserts that no source question is in both splits or in train and
+   `valid_v2.json`.
+
+"""
+
+
+def reshape_section(st_train: dict, st_valid: dict, train: list[dict], train_tags: list[list[str]]) -> str:
+    """The reshaping families: share and one example each (the first train pair of the family)."""
+    rows = []
+    for family in RESHAPE_FAMILIES:
+        example = next((p for p, tags in zip(train, train_tags) if family.name in tags), None)
+        shown = f"{example['input']} -> {example['output']}".replace("|", "/") if example else "(none)"
+        shares = [pct(st['counts'][family.name], st['pairs']) for st in (st_train, st_valid)]
+        rows.append(f"| `{family.name}` | {family.description} | {shares[0]} | {shares[1]} | {shown} |")
+    return f"""## Reshaping families (share of all pairs; whole-question transforms, before the noise)
+
+Real chat messages need the question itself reshaped, not only its words fixed. Each family below makes an
+input from a clean question BY RULE (`reshape.py`: `parse` finds the parts of a question the family can use,
+`render` draws the input), and the clean question stays the target. A family takes only the question shapes
+it handles correctly and skips the rest, so each family's questions are a subset: the embedded form, for
+instance, undoes subject-auxiliary inversion only after a pronoun, "there", a short noun phrase that ends at a
+known verb, or a whole noun phrase after "what/who/where is"; "did" questions are skipped (they would need
+the past tense). The noise of the next table is then layered on top, at the usual rates (no hedge). The two
+"kept and merged" context families and `remark_merged` are the counterpart of the backstory noise, which
+teaches deleting a sentence: the difference is whether the sentence carries content the question needs.
+The example is the first train pair of each family, after its noise.
+
+| family | input | train | valid | example (input -> output) |
+|---|---|---|---|---|
+{chr(10).join(rows)}
+
+"""
+
+
+def left_alone_section(st_train: dict, st_valid: dict, guard_misses: int) -> str:
+    rows = [f"| clean copy of an English question | {pct(st_train['identity'], st_train['pairs'])} | "
+            f"{pct(st_valid['identity'], st_valid['pairs'])} |"]
+    rows += [f"| {text} | {pct(st_train['counts'][tag], st_train['pairs'])} | "
+             f"{pct(st_valid['counts'][tag], st_valid['pairs'])} |" for tag, text in LEFT_ALONE_DESCRIPTIONS.items()]
+    return f"""## Inputs left unchanged (input == output)
+
+| input | train | valid |
+|---|---|---|
+{chr(10).join(rows)}
+
+The non-English questions ({len(NON_ENGLISH)}, in {len(NON_ENGLISH_LANGUAGES)} languages:
+{', '.join(NON_ENGLISH_LANGUAGES)}) and the greetings are written for this project in `left_alone.py`; each item is in one split only. The project's
+guard (`qrewrite/faithfulness.py`, `skip_reason`) leaves every greeting alone before asking the model, and
+all the non-English questions but {guard_misses}: short Latin-script questions with too few of the function
+words `is_english` knows ("¿Qué hora es en Buenos Aires ahora?", "Chi ha dipinto la Gioconda?"). For those
+the model itself must leave the message alone.
 
 """
 
@@ -159,7 +227,7 @@ def counts_section(st_train: dict, st_valid: dict) -> str:
 |---|---|---|
 | pairs | {st_train['pairs']} | {st_valid['pairs']} |
 | distinct source questions | {st_train['sources']} | {st_valid['sources']} |
-| clean inputs (input == output) | {st_train['identity']} ({pct(st_train['identity'], st_train['pairs'])}) | {st_valid['identity']} ({pct(st_valid['identity'], st_valid['pairs'])}) |
+| clean copies of English questions (input == output) | {st_train['identity']} ({pct(st_train['identity'], st_train['pairs'])}) | {st_valid['identity']} ({pct(st_valid['identity'], st_valid['pairs'])}) |
 | input words, mean / max | {st_train['in_words_mean']:.1f} / {st_train['in_words_max']} | {st_valid['in_words_mean']:.1f} / {st_valid['in_words_max']} |
 | output words, mean (min-max) | {st_train['out_words_mean']:.1f} ({st_train['out_words_min']}-{st_train['out_words_max']}) | {st_valid['out_words_mean']:.1f} ({st_valid['out_words_min']}-{st_valid['out_words_max']}) |
 | identity-copy BLEU (sacrebleu corpus BLEU / 100, input vs output) | {st_train['bleu']:.3f} | {st_valid['bleu']:.3f} |
@@ -175,7 +243,7 @@ def noise_section(st_train: dict, st_valid: dict) -> str:
             f"{pct(st_valid['counts'][family.name], st_valid['pairs'])} |" for family in datasheet_families()]
     trows = [f"| {kind.description} | {st_train['counts']['typo:' + kind.name]} | "
              f"{st_valid['counts']['typo:' + kind.name]} |" for kind in TYPO_KINDS]
-    return f"""## Noise rates (share of all pairs, clean copies included)
+    return f"""## Noise rates (share of all pairs, clean copies and left-alone inputs included)
 
 | noise | train | valid |
 |---|---|---|
@@ -202,33 +270,78 @@ def examples_section(examples: list[dict]) -> str:
 """
 
 
+# v2's measured full fine-tune (root README, "Results"): 3,200 pairs, 3 epochs of batch 8 = 1,200 steps in 74.2 min
+V2_STEP_SECONDS, V2_WORDS_PER_PAIR = 3.7, 15.6 + 12.0
+EPOCHS, BATCH = 3, 8
+
+
+def size_section(st_train: dict, st_valid: dict) -> str:
+    steps = EPOCHS * -(-st_train["pairs"] // BATCH)
+    words = st_train["in_words_mean"] + st_train["out_words_mean"]
+    minutes = steps * V2_STEP_SECONDS * words / V2_WORDS_PER_PAIR / 60
+    return f"""## Size of the splits: the training budget
+
+The full fine-tune must fit well inside one 3-hour session on 2 CPU cores. On v2 it ran at
+{V2_STEP_SECONDS} s a step of batch {BATCH} (3,200 pairs, {EPOCHS} epochs: 1,200 steps in 74.2 min), and each
+doubling of the data added 1.6 then 2.6 valid BLEU, so the data is as large as the budget allows:
+{st_train['pairs']:,} train pairs are {steps:,} steps ({EPOCHS} epochs of batch {BATCH}),
+{steps * V2_STEP_SECONDS / 60:.0f} min at v2's speed. A v3 pair has {words:.1f} words of input and output on average, against {V2_WORDS_PER_PAIR:.1f} in v2
+(the short fragments and left-alone inputs balance the longer two-question and reshaped ones); if the time of a
+step follows its words, the run takes about {minutes:.0f} min, plus the validation loss of {st_valid['pairs']} pairs
+after each epoch, which leaves an hour of the session for evaluation. More pairs would not fit twice in a
+session (a rerun after a failure); fewer would give up the gain of more data. {st_valid['pairs']} valid pairs
+(v2: 450) give each reshaping family at least a dozen valid pairs.
+
+## Benchmarks
+
+- `valid.json` (v3): this generator's valid split, all families.
+- `valid_v2.json` (v2): v2's 450 valid pairs, unchanged; none of its source questions is in v3's train
+  (checked by `check_splits` and `tests/test_dataset.py`). Score a model on both with
+  `python evaluate.py --data dataset/valid.json dataset/valid_v2.json` (outputs `valid_io.json` and
+  `valid_v2_io.json`), or `datamod.py --valid dataset/valid_v2.json` for v2's split as the validation set.
+
+"""
+
+
 LIMITATIONS = """## Limitations
 
-- The noise is synthetic. Real users also paraphrase, reorder, and write questions that are not
-  grammatical at all. Use the MQR import for real data.
-- The clean questions are English only and mostly short, simple questions. The chatterbot-corpus
+- The noise is synthetic, and so are the reshaped shapes: they come from rules with small word lists,
+  which take only the question shapes they handle (see above), so each family covers a subset of the
+  questions and of the ways people write. Use the MQR import for real data.
+- The clean questions are English and mostly short, simple questions. The chatterbot-corpus
   part includes bot-directed small talk ("Are you sentient?") and trivia.
-- The backstory, greeting, thanks and injection phrases come from small fixed lists. A model can learn the
-  lists instead of the general skill.
+- The backstory, greeting, thanks, injection and remark phrases and the frames of the embedded and request
+  forms come from small fixed lists. A model can learn the lists instead of the general skill.
+- Some shapes keep a guess: "how to X" and a keyword query are written back as "How do I X?" (never "How can
+  I"), "I have a <thing>." as "... on/for/with/in my <thing>?" (the preposition of the source question).
 """
 
 
 def render_readme(command: str, counts: QuestionCounts, st_train: dict, st_valid: dict, examples: list[dict],
-                  lic: dict[str, str]) -> str:
+                  lic: dict[str, str], train: list[dict], train_tags: list[list[str]]) -> str:
+    from qrewrite.faithfulness import skip_reason
+
+    guard_misses = sum(skip_reason(text) is None for text in NON_ENGLISH)
     return (HEADER + sources_section(lic, counts.project)
-            + generation_section(command, counts.chatterbot, counts.project, counts.total, st_train, st_valid)
-            + counts_section(st_train, st_valid) + noise_section(st_train, st_valid) + examples_section(examples)
-            + LIMITATIONS)
+            + generation_section(command, counts, st_train, st_valid)
+            + counts_section(st_train, st_valid) + size_section(st_train, st_valid)
+            + reshape_section(st_train, st_valid, train, train_tags)
+            + left_alone_section(st_train, st_valid, guard_misses)
+            + noise_section(st_train, st_valid) + examples_section(examples) + LIMITATIONS)
 
 
 def print_summary(counts: QuestionCounts, st_train: dict, st_valid: dict) -> None:
     print(f"clean questions: {counts.total} (chatterbot {counts.chatterbot}, project {counts.project}); "
-          f"train {counts.train} / valid {counts.valid}")
+          f"train {counts.train} / valid {counts.valid}; v2 valid sources kept out of train: {counts.held_out}")
     for name, st in (("train", st_train), ("valid", st_valid)):
         print(f"{name}: {st['pairs']} pairs from {st['sources']} questions, "
               f"clean {100 * st['identity'] / st['pairs']:.1f}%, "
               f"identity BLEU {st['bleu']:.3f} chrF {st['chrf']:.3f}, "
               f"input words mean {st['in_words_mean']:.1f} max {st['in_words_max']}")
+    print("reshaping and left-alone shares (train / valid):")
+    for name in [family.name for family in RESHAPE_FAMILIES] + list(LEFT_ALONE_DESCRIPTIONS):
+        print(f"  {name:22s} {100 * st_train['counts'][name] / st_train['pairs']:5.1f}% "
+              f"{100 * st_valid['counts'][name] / st_valid['pairs']:5.1f}%")
     print("noise rates (train / valid):")
     for family in datasheet_families():
         print(f"  {family.name:22s} {100 * st_train['counts'][family.name] / st_train['pairs']:5.1f}% "

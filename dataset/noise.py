@@ -53,13 +53,12 @@ class Draft:
     tags: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, question: str, common_words: set[str]) -> Draft:
+    def of(cls, text: str, common_words: set[str]) -> Draft:
+        """The draft of a clean question, or of a reshaped one (which may end without "?")."""
         tokens = []
-        for position, word in enumerate(question.split()):
+        for position, word in enumerate(text.split()):
             prefix, core, suffix = split_token(word)
             tokens.append(Token(prefix, core, suffix, is_protected(core, position, common_words), True))
-        # the question-mark families replace the last character of this suffix
-        assert tokens[-1].suffix.endswith("?"), f"a clean question ends in '?': {question!r}"
         return cls(tokens)
 
     def question_end(self) -> Token:
@@ -217,13 +216,18 @@ def add_typos(draft: Draft, rng: random.Random, lexicon: Lexicon) -> bool:
 
 def drop_question_mark(draft: Draft, rng: random.Random, lexicon: Lexicon) -> bool:
     end = draft.question_end()
+    if not end.suffix.endswith("?"):  # a reshaped input that ends without one
+        return False
     end.suffix = end.suffix[:-1]
     return True
 
 
 def repeat_question_mark(draft: Draft, rng: random.Random, lexicon: Lexicon) -> bool:
     end = draft.question_end()
-    end.suffix = end.suffix[:-1] + rng.choice(["??", "???", "?!", "?!?", "????"])
+    replacement = rng.choice(["??", "???", "?!", "?!?", "????"])
+    if not end.suffix.endswith("?"):
+        return False
+    end.suffix = end.suffix[:-1] + replacement
     return True
 
 
@@ -328,21 +332,27 @@ def datasheet_families() -> list[NoiseFamily]:
     return [by_name[name] for name in DATASHEET_ORDER]
 
 
-def apply_stage(stage: str, draft: Draft, rng: random.Random, lexicon: Lexicon) -> None:
-    """Every family of a stage in table order, one draw per family or per group of families."""
+def apply_stage(stage: str, draft: Draft, rng: random.Random, lexicon: Lexicon, skip: frozenset[str]) -> None:
+    """Every family of a stage in table order, one draw per family or per group of families; a family in `skip`
+    is drawn but not applied."""
     families = [family for family in NOISE_FAMILIES if family.stage == stage]
     for _, group in itertools.groupby(families, key=lambda family: family.group or family.name):
         family = pick_by_rate(list(group), rng.random())
-        if family and family.apply(draft, rng, lexicon):
+        if family and family.name not in skip and family.apply(draft, rng, lexicon):
             draft.tags.append(family.name)
 
 
-def add_noise(question: str, rng: random.Random, lexicon: Lexicon) -> tuple[str, list[str]]:
-    """(noisy input, its noise tags) for a clean question."""
-    draft = Draft.of(question, lexicon.common_words)
-    apply_stage("fillers", draft, rng, lexicon)
+# A reshaped input already has its own lead-in ("can you tell me", "I was wondering"): no hedge before it.
+SKIPPED_AFTER_RESHAPING = frozenset({"hedge"})
+
+
+def add_noise(text: str, rng: random.Random, lexicon: Lexicon, reshaped: bool = False) -> tuple[str, list[str]]:
+    """(noisy input, its noise tags) for a clean question, or for a reshaped one (reshape.py)."""
+    skip = SKIPPED_AFTER_RESHAPING if reshaped else frozenset()
+    draft = Draft.of(text, lexicon.common_words)
+    apply_stage("fillers", draft, rng, lexicon, skip)
     join_fillers(draft, rng)
-    apply_stage("tokens", draft, rng, lexicon)
+    apply_stage("tokens", draft, rng, lexicon, skip)
     draft.text = " ".join(draft.words())
-    apply_stage("text", draft, rng, lexicon)
+    apply_stage("text", draft, rng, lexicon, skip)
     return draft.text, draft.tags

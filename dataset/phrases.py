@@ -63,3 +63,53 @@ CHAT_PHRASES = [
     (("going", "to"), "gonna"), (("want", "to"), "wanna"), (("got", "to"), "gotta"),
     (("in", "my", "opinion"), "imo"), (("by", "the", "way"), "btw"),
 ]
+
+# ---- reshaping (dataset/reshape.py): the words around a whole question made into another shape ----
+
+# a sentence that asks about a question inside it: (lead-in, end of the input)
+EMBED_FRAMES = [
+    ("can you tell me", "?"), ("could you tell me", "?"), ("do you know", "?"), ("does anyone know", "?"),
+    ("anyone know", "?"), ("any idea", "?"), ("would you happen to know", "?"), ("can someone tell me", "?"),
+    ("do you have any idea", "?"), ("can you help me figure out", "?"), ("I was wondering", ""),
+    ("I was wondering", "."), ("I'm wondering", ""), ("I wonder", ""), ("I'd like to know", ""),
+    ("I want to know", "."), ("I need to know", ""), ("I'm trying to figure out", ""),
+    ("I'm trying to find out", "."), ("I've been wondering", ""), ("just wondering", ""), ("wondering", ""),
+    ("I'm curious", ""), ("curious", ""),
+]
+# a request for the answer instead of a question: the lead-in before a wh-clause ("tell me what ...")
+REQUEST_FRAMES = [
+    "tell me", "pls tell me", "please tell me", "tell me please", "explain", "pls explain", "please explain",
+    "explain to me", "help me understand", "I need you to tell me", "someone explain",
+]
+# requests that take "how to" ("show me how to reset my router")
+HOW_TO_REQUESTS = ["show me how to", "tell me how to", "explain how to", "pls explain how to", "teach me how to",
+                   "walk me through how to", "help me figure out how to"]
+# remarks after the question that change nothing and are dropped (no names, numbers or negations)
+TRAILING_REMARKS = [
+    "sorry im new to this haha", "sorry i'm new to this", "haha", "lol", "just curious", "asking for a friend",
+    "no rush", "if that makes sense", "sorry for the dumb question", "been wondering for a while",
+    "sorry if this is obvious", "my brain is fried lol", "first time doing this", "sorry for asking",
+    "hope that makes sense", "kinda confused", "i feel dumb asking this", "genuinely curious",
+    "lol i should know this", "just wondering", "sorry im a beginner", "any ideas", "asap", "bit of a noob here",
+    "random i know", "weird question i know", "sorry for my english", "ive always wondered",
+    "sorry for the basic question", "hehe", "please help", "urgent", "sorry if wrong place",
+    "it's driving me crazy", "this has been bugging me", "need an answer quick", "sorry for the typos", "lmao",
+    "asking seriously",
+]
+# the clause of a question said as a remark after it, to be merged back
+PURPOSE_REMARKS = ["I want to", "we want to", "trying to", "I'm trying to", "I need to", "we're hoping to",
+                   "I'd like to", "want to"]
+FOR_REMARKS = ["it's for", "its for", "need it for", "it's for"]
+# how the two halves of a reshaped input are joined: "{head}" and "{tail}"; "?" marks are the template's
+REMARK_JOINS = ["{head}, {tail}", "{head} {tail}", "{head}? {tail}", "{head} - {tail}", "{head}, {tail}",
+                "{head}... {tail}"]
+CONTEXT_JOINS = ["{context}, {head}", "{context}. {head}?", "{context} - {head}?", "{context}... {head}",
+                 "{context}, so {head}", "{context} so {head}?"]
+CONDITION_FRONTED = ["if {clause}, {head}?", "if {clause} {head}", "so if {clause}, {head}?"]
+# "I have a 2012 Subaru Outback." before the question; {a} is "a" or "an"
+OWNED_INTROS = ["I have {a} {thing}.", "I have {a} {thing},", "I've got {a} {thing}.", "I own {a} {thing}.",
+                "{thing} owner here,", "my {thing}:", "context: I have {a} {thing}.", "got {a} {thing}."]
+# two questions in one message
+QUESTION_JOINS = ["{q1}? also {q2}", "{q1} also {q2}", "{q1}, also {q2}", "{q1} and {q2}", "{q1}? and {q2}",
+                  "{q1}. also, {q2}", "{q1}? {q2}", "{q1} {q2}", "{q1}?? {q2}", "{q1} oh and {q2}",
+                  "{q1}. btw {q2}", "{q1}, plus {q2}", "{q1}? and also {q2}", "{q1}? second question: {q2}"]

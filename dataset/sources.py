@@ -94,7 +94,7 @@ def clean_text(s: str) -> str:
     s = (s.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"')
          .replace("\u201d", '"').replace("\u2013", "-").replace("\u2014", "-"))
     s = " ".join(s.split())
-    s = re.sub(r"\s+([?,.!;:])", r"\1", s)
+    s = re.sub(r"\s+([?,.!;:])(?=\s|$)", r"\1", s)  # not "a .env file", "run ./backup.sh"
     return s
 
 
@@ -161,6 +161,36 @@ def load_project_questions(misspelled: set[str]) -> list[str]:
     return qs
 
 
+def project_topics() -> dict[str, str]:
+    """The topic section of questions.txt each project question stands in (the key is the cleaned question)."""
+    topics, section = {}, ""
+    for line in QUESTIONS_FILE.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^# --- (.+?) ---$", line.strip())
+        if match:
+            section = match.group(1)
+        elif line.strip() and not line.startswith("#"):
+            topics[clean_text(line.strip())] = section
+    return topics
+
+
+def load_held_out(path: Path) -> set[str]:
+    """The source questions of a fixed benchmark (v2's valid split), as held_out_key()s: kept out of train."""
+    import json
+
+    pairs = json.loads(path.read_text(encoding="utf-8"))
+    return {held_out_key(part) for pair in pairs for part in question_parts(pair["output"])}
+
+
+def held_out_key(question: str) -> str:
+    """A question compared without case and spacing ("a.gitignore" in v2 is "a .gitignore" today)."""
+    return re.sub(r"\s+", "", question.lower())
+
+
+def question_parts(output: str) -> list[str]:
+    """The questions of an output: "Q1? Q2?" -> ["Q1?", "Q2?"]; a one-question output -> [output]."""
+    return re.split(r"(?<=\?) (?=[A-Z])", output)
+
+
 def questions_file_sections() -> list[str]:
     """The topic sections of questions.txt ("# --- name ---" lines)."""
     return re.findall(r"^# --- (.+?) ---$", QUESTIONS_FILE.read_text(encoding="utf-8"), re.M)
@@ -179,7 +209,7 @@ def dedupe(qs: list[str]) -> list[str]:
 def build_lexicon(questions: list[str]) -> Lexicon:
     """Real words: every word of the questions and every word codespell corrects to. Common words: the
     question starters and every lowercase word found after the first word of a question."""
-    real_words, common_words = set(), set(QUESTION_STARTERS)
+    real_words, common_words = set(), set(QUESTION_STARTERS) | {"what's", "where's", "who's", "how's"}
     for q in questions:
         for i, t in enumerate(q.split()):
             core = split_token(t)[1]
@@ -191,11 +221,14 @@ def build_lexicon(questions: list[str]) -> Lexicon:
     return Lexicon(misspellings, real_words, common_words)
 
 
-def split_questions(questions: list[str], rng: random.Random, train_size: int,
-                    valid_size: int) -> tuple[list[str], list[str]]:
-    """Shuffles the questions in place and splits them in proportion to the sizes: (train, valid)."""
+def split_questions(questions: list[str], rng: random.Random, train_size: int, valid_size: int,
+                    held_out: set[str]) -> tuple[list[str], list[str], int]:
+    """Shuffles the questions in place and splits them in proportion to the sizes: (train, valid, how many
+    held-out questions were kept out of train). A held-out question (a source of v2's valid split) may land in
+    valid, never in train: the v2 benchmark stays clean for a model trained on this data."""
     rng.shuffle(questions)
     n_valid = round(len(questions) * valid_size / (train_size + valid_size))
-    valid, train = questions[:n_valid], questions[n_valid:]
+    valid, rest = questions[:n_valid], questions[n_valid:]
+    train = [q for q in rest if held_out_key(q) not in held_out]
     assert not set(valid) & set(train)
-    return train, valid
+    return train, valid, len(rest) - len(train)

@@ -1,8 +1,14 @@
 """The shipped dataset is exactly what the project's generator writes, and it meets its datasheet."""
+import json
+import re
+import unicodedata
 from collections import Counter
+
+import pytest
 
 from conftest import REPO, run_script
 from qrewrite.data import check_disjoint, load_pairs
+from qrewrite.faithfulness import skip_reason
 from qrewrite.metrics import score
 
 
@@ -16,6 +22,7 @@ def test_noise_table_is_well_formed():
     """One draw per group needs its families next to each other, in one stage, sharing at most the whole draw;
     the datasheet lists every family once."""
     from dataset.noise import DATASHEET_ORDER, NOISE_FAMILIES
+    from dataset.reshape import RESHAPE_FAMILIES
 
     names = [family.name for family in NOISE_FAMILIES]
     assert len(set(names)) == len(names) and sorted(names) == sorted(DATASHEET_ORDER)
@@ -27,20 +34,227 @@ def test_noise_table_is_well_formed():
         assert len({NOISE_FAMILIES[i].stage for i in rows}) == 1
         assert sum(NOISE_FAMILIES[i].rate for i in rows) <= 1
     assert all(0 < family.rate <= 1 for family in NOISE_FAMILIES)
+    reshape_names = [family.name for family in RESHAPE_FAMILIES]
+    assert len(set(reshape_names)) == len(reshape_names) and not set(reshape_names) & set(names)
+    assert 0 < sum(family.rate for family in RESHAPE_FAMILIES) < 0.5
 
 
-def test_shipped_dataset_properties():
+def shipped():
     train_path, valid_path = REPO / "dataset" / "train.json", REPO / "dataset" / "valid.json"
     train, valid = load_pairs(train_path), load_pairs(valid_path)
     check_disjoint(train_path, train, valid_path, valid)
-    assert len(train) >= 3000 and len(valid) >= 400
-    # Split by source question: no clean question appears in both splits.
-    assert not {p["output"] for p in train} & {p["output"] for p in valid}
+    return train, valid
+
+
+def test_shipped_dataset_properties():
+    from dataset.checks import is_left_alone
+    from dataset.sources import question_parts
+
+    train, valid = shipped()
+    assert len(train) >= 3600 and len(valid) >= 450
+    parts = {name: Counter(q for p in split if not is_left_alone(p) for q in question_parts(p["output"]))
+             for name, split in (("train", train), ("valid", valid))}
+    # Split by source question: no clean question appears in both splits, alone or in a two-question output.
+    assert not set(parts["train"]) & set(parts["valid"])
     # Few variants of many questions: a target seen often is learnt by heart, not rewritten.
-    assert max(Counter(p["output"] for p in train).values()) <= 2
+    assert max(parts["train"].values()) <= 2
     for split in (train, valid):
-        clean = sum(p["input"] == p["output"] for p in split) / len(split)
+        alone = [p for p in split if is_left_alone(p)]
+        questions = [p for p in split if not is_left_alone(p)]
+        clean = sum(p["input"] == p["output"] for p in questions) / len(split)
         assert 0.08 <= clean <= 0.12
-        assert all(p["output"][0].isupper() and p["output"].endswith("?") for p in split)
+        assert 0.02 <= len(alone) / len(split) <= 0.06
+        two = [p for p in questions if len(question_parts(p["output"])) == 2]
+        assert 0.03 <= len(two) / len(split) <= 0.07
+        for p in questions:
+            assert len(question_parts(p["output"])) <= 2
+            assert all(q[0].isupper() and q.endswith("?") and "?" not in q[:-1] for q in question_parts(p["output"]))
     identity = score([p["input"] for p in valid], [p["output"] for p in valid])
     assert identity["bleu"] <= 60
+
+
+def test_v2_valid_sources_never_in_v3_train():
+    """valid_v2.json is a fixed benchmark: none of its source questions may be a v3 training target."""
+    from dataset.sources import held_out_key, question_parts
+
+    train, _ = shipped()
+    v2 = json.loads((REPO / "dataset" / "valid_v2.json").read_text(encoding="utf-8"))
+    assert len(v2) == 450
+    v2_sources = {held_out_key(p["output"]) for p in v2}
+    train_sources = {held_out_key(q) for p in train for q in question_parts(p["output"])}
+    assert not v2_sources & train_sources
+
+
+def test_split_keeps_held_out_questions_out_of_train():
+    import random
+
+    from dataset.sources import held_out_key, split_questions
+
+    questions = [f"Question number {i}?" for i in range(200)]
+    held_out = {held_out_key(q) for q in questions[:60]}
+    train, valid, n_held = split_questions(list(questions), random.Random(0), 800, 200, held_out)
+    assert not {held_out_key(q) for q in train} & held_out
+    assert n_held == sum(held_out_key(q) in held_out for q in questions if q not in valid) > 0
+    assert len(train) + len(valid) + n_held == 200
+
+
+def test_left_alone_pairs_are_their_own_output_and_the_guard_skips_them():
+    from dataset.checks import is_left_alone
+    from dataset.left_alone import NON_ENGLISH, greeting_inputs
+
+    assert all(skip_reason(text) == "no question" for text in greeting_inputs())
+    for text in NON_ENGLISH:
+        latin = all(unicodedata.name(c).startswith("LATIN") for c in text if c.isalpha())
+        # the guard's is_english misses some short Latin-script questions (the datasheet counts them)
+        assert skip_reason(text) == "not English" or latin, text
+    assert sum(skip_reason(text) is None for text in NON_ENGLISH) <= len(NON_ENGLISH) // 4
+    train, valid = shipped()
+    alone = [p for p in train + valid if is_left_alone(p)]
+    assert alone and all(p["input"] == p["output"] for p in alone)
+    assert {p["input"] for p in alone} & set(NON_ENGLISH) and {p["input"] for p in alone} & set(greeting_inputs())
+
+
+# ---- the reshaping families ----
+
+EMBEDDED = [
+    ("What time does the post office open on Saturdays?", "what time the post office opens on Saturdays"),
+    ("Can I take my bike on the train at rush hour?", "whether I can take my bike on the train at rush hour"),
+    ("How many teaspoons are in a tablespoon?", "how many teaspoons are in a tablespoon"),
+    ("What does a mortgage broker do?", "what a mortgage broker does"),
+    ("How do tides work?", "how tides work"),
+    ("Why is my phone overheating?", "why my phone is overheating"),
+    ("Where is the nearest pharmacy?", "where the nearest pharmacy is"),
+    ("Does Medicare cover dental implants?", "whether Medicare covers dental implants"),
+    ("How many calories are there in an egg?", "how many calories there are in an egg"),
+    ("Why doesn't my laptop charge?", "why my laptop doesn't charge"),
+    ("Will my package arrive before Friday?", "whether my package will arrive before Friday"),
+    ("Who invented the telephone?", "who invented the telephone"),
+    ("Is it safe to eat raw cookie dough?", "whether it is safe to eat raw cookie dough"),
+    # shapes the rules cannot undo correctly are skipped, never guessed
+    ("When did the Berlin Wall fall?", None),                   # needs the past tense
+    ("Why is the sky blue?", None),                             # where does the subject end?
+    ("How far is the Moon from Earth?", None),                  # the phrase goes after the verb
+    ("How long should a full charge last?", None),              # charge: noun or verb?
+    ("Why is the air conditioning blowing warm air?", None),
+    ("What is the legal drinking age in Japan?", "what the legal drinking age in Japan is"),
+    ("Which everyday foods are the best sources of iron?", None),
+    ("What is inflation, and why does it happen?", None),       # two clauses
+    ("Will the Louvre be open on Easter Monday?", None),
+]
+
+
+@pytest.mark.parametrize("question,expected", EMBEDDED)
+def test_embedded_question_undoes_inversion_or_skips(question, expected):
+    from dataset.grammar import embedded_question
+
+    assert embedded_question(question) == expected
+
+
+@pytest.mark.parametrize("family,question,expected", [
+    ("fragment", "What is the cheapest way to ship a bike overseas?", "cheapest way to ship a bike overseas"),
+    ("fragment", "What is an index in a database and when should I add one?", None),
+    ("how_to", "How do I reverse a list in Python?", ("how to", "reverse a list in Python")),
+    ("how_to", "How can I reverse a list in Python?", None),    # "how to" always comes back as "How do I"
+    ("keyword", "How do I reset my router password?", "reset router password"),
+    ("keyword", "How do I know if my eggs are still good?", None),
+    ("context_if", "What should I do if my phone screen went black after the update last night?",
+     ("What should I do", "my phone screen went black after the update last night", True)),
+    ("context_if", "What should I do if I lose my passport?", ("What should I do", "I lose my passport", False)),
+    ("context_if", "How do I know if my order qualifies for next-day delivery?", None),  # "if" = whether
+    ("context_owned", "How often should I replace the timing belt on my 2012 Subaru Outback?",
+     ("How often should I replace the timing belt", "2012 Subaru Outback")),
+    ("context_owned", "How do I connect my AirPods to my Mac?", None),
+    ("context_owned", "Can I pay for this with my Google account?", None),
+    ("context_owned", "Can I use Face ID with my sunglasses?", None),
+    ("remark_merged", "What is the best time to visit Iceland to see the northern lights?",
+     ("to", "What is the best time to visit Iceland", "see the northern lights")),
+    ("remark_merged", "What is a good laptop for video editing?", ("for", "What is a good laptop", "video editing")),
+    ("remark_merged", "Who was the first woman to win a Nobel Prize?", None),
+    ("remark_merged", "How do I get my cat to stop waking me up?", None),
+    ("remark_merged", "What is a good substitute for fish sauce?", None),
+])
+def test_family_takes_only_the_shapes_it_handles(family, question, expected):
+    from dataset.reshape import FAMILY_BY_NAME
+
+    assert FAMILY_BY_NAME[family].parse(question) == expected
+
+
+STOP = set("""
+a an the is are was were be do does did to of in on at for with from by about my your our i me you we it its it's
+what which who where when why how can could should would will if so and or also plus btw oh second question
+whether have has go goes what's
+""".split())
+
+
+def stem(word):
+    """The same stem for a verb and its third person (open/opens, take/takes, fix/fixes, apply/applies)."""
+    if len(word) > 2:
+        word = re.sub(r"ies$", "y", word)
+        word = word[:-2] if word.endswith("es") else word[:-1] if word.endswith("s") and not word.endswith("ss") \
+            else word
+        word = word[:-1] if word.endswith("e") else word
+    return word
+
+
+def content_words(text):
+    """Lowercase words without function words, stemmed."""
+    words = re.findall(r"[a-z0-9][a-z0-9'\-.]*[a-z0-9]|[a-z0-9]", text.lower())
+    return {stem(w) for w in words if w not in STOP}
+
+
+def frame_words():
+    """The words the families add around a question (their templates and phrase lists)."""
+    from dataset import phrases
+
+    lists = [phrases.OWNED_INTROS, phrases.PURPOSE_REMARKS, phrases.FOR_REMARKS, phrases.CONTEXT_JOINS,
+             phrases.CONDITION_FRONTED, phrases.REMARK_JOINS, phrases.QUESTION_JOINS]
+    text = " ".join(" ".join(items) for items in lists) + " " + " ".join(frame for frame, _ in phrases.EMBED_FRAMES)
+    text += " " + " ".join(phrases.REQUEST_FRAMES + phrases.HOW_TO_REQUESTS)
+    return content_words(re.sub(r"\{\w+\}", " ", text))
+
+
+def clean_questions():
+    from dataset.sources import clean_text, QUESTIONS_FILE
+
+    return [clean_text(line) for line in QUESTIONS_FILE.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def test_every_family_keeps_the_clean_question_as_its_target():
+    """Each family renders an input that holds every content word of its target (nothing to guess); the
+    merge families add nothing but their frame words (the context is kept, not dropped), and the one family
+    that adds a remark to drop adds only that remark."""
+    import random
+
+    from dataset.phrases import TRAILING_REMARKS
+    from dataset.reshape import RESHAPE_FAMILIES
+
+    questions, rng, frames = clean_questions(), random.Random(0), frame_words()
+    remark_words = set().union(*(content_words(r) for r in TRAILING_REMARKS))
+    for family in RESHAPE_FAMILIES:
+        taken = [q for q in questions if family.parse(q) is not None]
+        assert len(taken) >= 150, family.name
+        for question in taken[::3]:
+            second = rng.choice(taken) if family.questions == 2 else None
+            target = f"{question} {second}" if second else question
+            parts = (question, second) if second else family.parse(question)
+            for _ in range(3):
+                inp = family.render(parts, rng)
+                assert inp != target and content_words(target) <= content_words(inp), (family.name, inp, target)
+                added = content_words(inp) - content_words(target)
+                allowed = frames | remark_words if family.name == "remark_dropped" else frames
+                assert added <= allowed, (family.name, added, inp, target)
+
+
+def test_check_pair_takes_two_questions_and_refuses_a_lost_one():
+    from dataset.checks import check_pair
+
+    common = {"how", "can", "what", "do", "i"}
+    check_pair("hey how do i reset my Kindle also can i use it in the bath",
+               "How do I reset my Kindle? Can I use it in the bath?", common)
+    with pytest.raises(AssertionError):
+        check_pair("how do i reset my kindle", "How do I reset my Kindle? Can I use Alexa?", common)
+    with pytest.raises(AssertionError):
+        check_pair("a b c", "How? Why? What?", common)
+    with pytest.raises(AssertionError):
+        check_pair("hola", "hola", common, alone=True)  # not one of left_alone.py's inputs
