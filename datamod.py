@@ -39,7 +39,10 @@ def save_dataset(train, valid, out):
     """Writes the DatasetDict beside `out`, then swaps it in (save_to_disk cannot overwrite what it reads)."""
     from datasets import Dataset, DatasetDict
 
-    dataset = DatasetDict({"train": Dataset.from_list(train), "valid": Dataset.from_list(valid)})
+    # one set of columns for both splits: "family" only where every record has one
+    columns = ["input", "output"] + (["family"] if all("family" in r for r in train + valid) else [])
+    dataset = DatasetDict({name: Dataset.from_list([{c: r[c] for c in columns} for r in records])
+                           for name, records in (("train", train), ("valid", valid))})
     staged = staging_dir(out)
     try:
         dataset.save_to_disk(str(staged))

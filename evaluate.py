@@ -6,6 +6,7 @@ Faithfulness beside them: the share of rewrites that keep every number, name and
 that invent one, that change an already-clean input, and content-word recall/precision (qrewrite.metrics).
 Writes outputs/<split>_io.json (input, reference, prediction, per-example BLEU, fallback, what it dropped or
 invented: list the meaning-changing rewrites with `"meaning_changed": true`) and outputs/metrics.json.
+Data whose pairs carry a "family" (the shipped dataset's do) is also scored family by family.
 (This file shadows the `evaluate` package from the hub; scores come from sacrebleu.)
 
     python evaluate.py                                    # weights/full/best on data/processed train + valid
@@ -78,10 +79,36 @@ def evaluate_split(rewriter, pairs):
     metrics["fallback_reasons"] = dict(Counter(fallback_kind(r["fallback"]) for r in records if r["fallback"]))
     metrics["retried"] = sum(r["retried"] for r in records)
     metrics["retried_and_kept"] = sum(r["retried"] and not r["fallback"] for r in records)
+    if all("family" in p for p in pairs):
+        metrics["families"] = score_families(pairs, records)
     io = [{"input": r["input"], "reference": ref, "prediction": r["rewrite"], "bleu": sentence_bleu(r["rewrite"], ref),
            "raw": r["raw"], "fallback": r["fallback"], "retried": r["retried"], **flag}
           for r, ref, flag in zip(records, references, flags)]
     return metrics, io
+
+
+def score_families(pairs, records):
+    """{family: BLEU, exact match, kept and fallbacks of its pairs, beside the identity baseline}, for data whose
+    pairs say which family made their input (the shipped dataset does)."""
+    families = {}
+    for family in sorted({p["family"] for p in pairs}):
+        chosen = [(p, r) for p, r in zip(pairs, records) if p["family"] == family]
+        inputs, references = [p["input"] for p, _ in chosen], [p["output"] for p, _ in chosen]
+        scores, _ = score_with_baseline(inputs, [r["rewrite"] for _, r in chosen], references)
+        families[family] = {"count": len(chosen), "bleu": scores["model"]["bleu"],
+                            "exact_match": scores["model"]["exact_match"], "kept": scores["model"]["kept"],
+                            "identity_bleu": scores["identity"]["bleu"],
+                            "fallbacks": sum(r["fallback"] is not None for _, r in chosen)}
+    return families
+
+
+def print_family_table(name, families):
+    print(f"\n{name} by family (the kind of input; identity = copying the input)")
+    print("| family | n | BLEU | identity BLEU | exact | kept | fallbacks |")
+    print("|---|---|---|---|---|---|---|")
+    for family, f in families.items():
+        print(f"| {family} | {f['count']} | {f['bleu']:.2f} | {f['identity_bleu']:.2f} | {f['exact_match']:.3f} | "
+              f"{f['kept']:.3f} | {f['fallbacks']} |")
 
 
 def print_tables(report):
@@ -107,6 +134,9 @@ def print_tables(report):
     for name, m in report["splits"].items():
         print(f"{name} fallbacks by reason: {m['fallback_reasons'] or 'none'}; greedy outputs searched again with "
               f"beams: {m['retried']}, of which kept: {m['retried_and_kept']}")
+    for name, m in report["splits"].items():
+        if "families" in m:
+            print_family_table(name, m["families"])
 
 
 def main():

@@ -102,7 +102,9 @@ message with two questions becomes two clean questions ("Q1? Q2?"). About 10% of
 already clean, and a few percent are questions in other languages or greetings alone: all of these
 must be returned unchanged.
 
-Each file is a JSON list of `{"input": "<message as the user typed it>", "output": "<clean rewrite>"}`.
+Each file is a JSON list of `{"input": "<message as the user typed it>", "output": "<clean rewrite>",
+"family": "<what made the input>"}`: a reshaping family below, `noise` (token noise alone), `identity` (a clean
+question), `non_english` or `greeting_only`; `evaluate.py` scores each family apart.
 `valid_v2.json` is the valid split of v2 of this data, kept unchanged as a second benchmark (see
 "Benchmarks" below).
 
@@ -298,7 +300,7 @@ session (a rerun after a failure); fewer would give up the gain of more data. {s
 - `valid_v2.json` (v2): v2's 450 valid pairs, unchanged; none of its source questions is in v3's train
   (checked by `check_splits` and `tests/test_dataset.py`). Score a model on both with
   `python evaluate.py --data dataset/valid.json dataset/valid_v2.json` (outputs `valid_io.json` and
-  `valid_v2_io.json`), or `datamod.py --valid dataset/valid_v2.json` for v2's split as the validation set.
+  `valid_v2_io.json`, and a table by family for v3), or `datamod.py --valid dataset/valid_v2.json` for v2's split as the validation set.
 
 """
 

@@ -95,13 +95,13 @@ def fresh_variant(slot: Slot, rng: random.Random, lexicon: Lexicon, seen: set[st
 def make_split(questions: list[str], alone: list[tuple[str, str]], size: int, rng: random.Random,
                lexicon: Lexicon, seen: set[str], topics: dict[str, str]) -> tuple[list[dict], list[list[str]]]:
     """`size` pairs: the left-alone inputs `alone` ((text, tag), each its own output) and the inputs made from
-    `questions` (plan_slots). Returns the pairs and their tags, shuffled; adds the inputs to `seen`."""
+    `questions` (plan_slots), each labelled with the family that made its input ("noise": token noise alone). Returns the pairs and their tags, shuffled; adds the inputs to `seen`."""
     pairs, tags_of_pairs = [], []
     for text, tag in alone:
         assert text not in seen, f"left-alone input repeated: {text!r}"
         check_pair(text, text, lexicon.common_words, alone=True)
         seen.add(text)
-        pairs.append({"input": text, "output": text})
+        pairs.append({"input": text, "output": text, "family": tag})
         tags_of_pairs.append([tag])
     for slot in plan_slots(questions, size, len(alone), rng, topics):
         if slot.family == "identity":
@@ -111,7 +111,7 @@ def make_split(questions: list[str], alone: list[tuple[str, str]], size: int, rn
             inp, tags = fresh_variant(slot, rng, lexicon, seen)
         check_pair(inp, slot.output, lexicon.common_words)
         seen.add(inp)
-        pairs.append({"input": inp, "output": slot.output})
+        pairs.append({"input": inp, "output": slot.output, "family": slot.family or "noise"})
         tags_of_pairs.append(tags)
     assert len(pairs) == size, (len(pairs), size)
     order = list(range(len(pairs)))

@@ -1,6 +1,7 @@
 """The data schema: question pairs as JSON, their validation, the MQR importer, atomic writes.
 
-A dataset file is a JSON list of records {"input": <question as typed>, "output": <rewrite>}.
+A dataset file is a JSON list of records {"input": <question as typed>, "output": <rewrite>}, each with an
+optional "family" (what kind of input it is, e.g. "embedded"; evaluate.py scores each family apart).
 Every problem is reported as one line naming the file, the record and the fix.
 """
 import csv
@@ -43,11 +44,14 @@ def load_pairs(path):
                 raise DataError(f"{where}: field \"{field}\" is {type(value).__name__}, expected a string")
             if not value.strip():
                 raise DataError(f"{where}: field \"{field}\" is empty; write the text or remove the record")
+        if not isinstance(record.get("family", ""), str):
+            raise DataError(f"{where}: field \"family\" is {type(record['family']).__name__}, expected a string "
+                            "(a label such as \"typos\") or no such field")
         pair = (record["input"], record["output"])
         if pair in seen:
             raise DataError(f"{where}: duplicate of record {seen[pair]}; remove one of them")
         seen[pair] = index
-    return [{"input": r["input"], "output": r["output"]} for r in records]
+    return [{field: r[field] for field in (*FIELDS, "family") if field in r} for r in records]
 
 
 def check_disjoint(train_path, train, valid_path, valid):

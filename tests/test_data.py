@@ -17,6 +17,7 @@ BAD_FILES = [
     ('[{"input": "hi there?", "output": "   "}]', 'record 0: field "output" is empty'),
     ('[{"input": 3, "output": "Hi?"}]', 'record 0: field "input" is int'),
     ('[{"input": "a?", "output": "A?"}, {"input": "a?", "output": "A?"}]', "record 1: duplicate of record 0"),
+    ('[{"input": "a?", "output": "A?", "family": 3}]', 'record 0: field "family" is int'),
 ]
 
 
@@ -39,6 +40,23 @@ def test_missing_file(tmp_path):
 def test_good_file_loads(pair_files):
     train = load_pairs(pair_files[0])
     assert len(train) == 6 and set(train[0]) == {"input", "output"}
+
+
+def test_family_label_is_kept_and_reaches_the_processed_dataset(tmp_path):
+    from datasets import load_from_disk
+
+    from datamod import save_dataset
+
+    path = tmp_path / "pairs.json"
+    path.write_text(json.dumps([{"input": "waht is it?", "output": "What is it?", "family": "noise", "x": 1}]))
+    pairs = load_pairs(path)
+    assert pairs == [{"input": "waht is it?", "output": "What is it?", "family": "noise"}]
+    save_dataset(pairs, pairs, tmp_path / "with")
+    assert load_from_disk(str(tmp_path / "with"))["valid"].column_names == ["input", "output", "family"]
+    unlabelled = [{"input": "hw r u?", "output": "How are you?"}]
+    save_dataset(pairs, unlabelled, tmp_path / "without")  # a label on one split only: no family column at all
+    dataset = load_from_disk(str(tmp_path / "without"))
+    assert dataset["train"].column_names == dataset["valid"].column_names == ["input", "output"]
 
 
 def test_same_pair_in_both_splits_is_refused():

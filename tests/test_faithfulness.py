@@ -52,11 +52,15 @@ def test_inputs_left_alone(question, reason):
 
 
 def test_no_false_alarm_on_most_shipped_references():
-    # The references are correct rewrites: the guard must pass almost all of them (measured: 13 of 3,650 flagged).
+    # The references are correct rewrites: the guard must pass almost all of them (measured: 24 of 4,500 flagged),
+    # and the language/greeting check must never skip an input that needs a rewrite (it skips 141 of the 158
+    # left-alone ones, whose reference is the input itself).
     pairs = [p for name in ("train", "valid") for p in json.loads((REPO / "dataset" / f"{name}.json").read_text())]
     flagged = [p for p in pairs if change_reason(p["input"], p["output"])]
     assert len(flagged) <= 0.01 * len(pairs)
-    assert not [p for p in pairs if skip_reason(p["input"])]
+    assert not [p for p in pairs if skip_reason(p["input"]) and p["input"] != p["output"]]
+    left_alone = [p for p in pairs if p["family"] in ("non_english", "greeting_only")]
+    assert sum(bool(skip_reason(p["input"])) for p in left_alone) >= 0.8 * len(left_alone)
 
 
 def test_guard_in_the_rewriter(tiny_model_dir, monkeypatch):
@@ -129,3 +133,19 @@ def test_control_tokens_end_to_end(tiny_model_dir):
     assert sum(t in special for t in ids) == sum(t in special for t in rewriter.prompt_ids("hello there")[0])
     result = run_script("infer.py", "--model", tiny_model_dir, hostile)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 1
+
+
+def test_scores_by_family_each_beside_its_identity_floor():
+    from evaluate import score_families
+
+    pairs = [{"input": "waht is it", "output": "What is it?", "family": "noise"},
+             {"input": "What is it?", "output": "What is it?", "family": "identity"},
+             {"input": "tell me what it is", "output": "What is it?", "family": "request"}]
+    records = [{"rewrite": "What is it?", "fallback": None}, {"rewrite": "What is it?", "fallback": None},
+               {"rewrite": "tell me what it is", "fallback": "not a question"}]
+    families = score_families(pairs, records)
+    assert list(families) == ["identity", "noise", "request"]
+    assert families["noise"]["count"] == 1 and families["noise"]["exact_match"] == 1.0
+    assert families["noise"]["identity_bleu"] < families["noise"]["bleu"]
+    assert families["request"]["fallbacks"] == 1 and families["request"]["bleu"] == families["request"]["identity_bleu"]
+    assert families["identity"]["bleu"] == families["identity"]["identity_bleu"] == 100.0
