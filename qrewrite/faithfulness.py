@@ -14,6 +14,7 @@ A name counts as kept when a word of the other text matches it closely (a fixed 
 """
 import re
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 CHAT_NUMERALS = {"b4", "gr8", "l8r", "l8", "2day", "2nite", "2morrow", "2moro", "4ever", "some1", "any1", "no1",
                  "every1", "w8", "m8", "h8"}
@@ -39,6 +40,7 @@ def words(text):
     return WORD.findall(text)
 
 
+@lru_cache(maxsize=1 << 16)  # the guard asks about the same words again and again; fuzzy matching is slow
 def number_word(word, fuzzy):
     """The digits a number word stands for ("five" -> "5"; with fuzzy, a typo of one: "fiive")."""
     if word in NUMBER_WORDS:
