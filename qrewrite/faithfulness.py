@@ -135,10 +135,12 @@ def context_kept(position, source, output_words, sides=("left", "right")):
 
 
 def dropped_items(source, output):
-    """Numbers, names and negations of `source` that `output` lost while keeping the words around them."""
+    """Numbers of `source` that `output` lost, and its names and negations lost while keeping the words around
+    them. A number counts wherever it stood: "got an iPhone 13. how do I ..." must keep the 13 (no shipped
+    reference drops a number with its sentence), while a name in a dropped remark ("saw it on a TV show") may go."""
     output_words = [w.lower() for w in words(output)]
     output_numbers = {n for n, _ in numbers(output)}
-    dropped = [n for n, i in numbers(source) if n not in output_numbers and context_kept(i, source, output_words)]
+    dropped = [n for n, _ in numbers(source) if n not in output_numbers]
     dropped += [n for n, i in names(source) if not close_match(n, output_words)
                 and context_kept(i, source, output_words)]
     # a negation governs the words after it: "no [idea]", "nobody [knows]", "didn't [explain]"

@@ -25,6 +25,10 @@ GUARD_CASES = [
      None),
     ("should i stretch b4 or after a run", "Should I stretch before or after a run?", None),
     ("I saw it on a TV show yesterday. what is an index in a database", "What is an index in a database?", None),
+    ("got an iPhone 13. how do I set up Face ID w/ glassea?", "How do I set up Face ID with GlassSell?",
+     "dropped: 13"),  # a number goes with its sentence only if the question changes: never passed on
+    ("got an iPhone 13. how do I set up Face ID w/ glassea?", "How do I set up Face ID with glasses on my iPhone 13?",
+     None),
     ("my boss asked me and I had no idea. which US city is the City of Brotherly Love",
      "Which US city is the City of Brotherly Love?", None),
 ]
