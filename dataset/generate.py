@@ -56,7 +56,7 @@ from qrewrite.data import write_json_atomic, write_text_atomic  # noqa: E402
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=0)
-    # 4000 train pairs: 1,500 steps of batch 8 over 3 epochs, about 1.5 h on 2 CPU cores (see the datasheet)
+    # 4000 train pairs: 1,500 steps of batch 8 over 3 epochs, about 64 min of training measured on 2 CPU cores (see the datasheet)
     ap.add_argument("--train-size", type=int, default=4000)
     ap.add_argument("--valid-size", type=int, default=500)
     ap.add_argument("--out-dir", type=Path, default=HERE)
