@@ -285,7 +285,9 @@ def parse_args(argv=None):
 
 def bind_socket(host, port):
     """The listening socket, bound before the model loads so that a taken port fails at once."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on connections whose proto says TCP, and
+    # without it a reply's header and body writes wait on the client's delayed ACK (+40 ms a keep-alive request)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -404,3 +404,26 @@ def test_fallbacks_are_counted_by_kind_not_by_item(rewriter, monkeypatch):
         assert status == 200 and body["rewrites"][0]["fallback"] == "dropped: 4417"
         metrics = call(port, "GET", "/metrics")[2]
         assert 'qrewrite_fallbacks_total{reason="dropped"} 1.0' in metrics and "4417" not in metrics
+
+
+def test_connections_get_tcp_nodelay():
+    # asyncio turns Nagle's algorithm off only for sockets whose proto is TCP; the listening socket's proto is what
+    # accepted connections get. Without it each keep-alive reply waited ~40 ms on the client's delayed ACK.
+    import asyncio
+
+    async def nodelay_of_accepted_connection():
+        sock = serve.bind_socket("127.0.0.1", 0)
+        seen = asyncio.get_running_loop().create_future()
+
+        def on_connect(reader, writer):
+            seen.set_result(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(on_connect, sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname())
+        value = await asyncio.wait_for(seen, 5)
+        writer.close()
+        server.close()
+        return value
+
+    assert asyncio.run(nodelay_of_accepted_connection()) != 0
