@@ -70,6 +70,17 @@ def send_later(port, questions, replies):
     return thread
 
 
+def hold_in_engine(port, engine, worker, question, replies):
+    """Lets the warm-up through, then closes the gate and sends `question`; returns its sending thread once the
+    engine holds it, so that what is sent next queues up behind it."""
+    engine.gate.set()
+    until(worker.ready.is_set)
+    engine.gate.clear()
+    thread = send_later(port, [question], replies)
+    engine.wait_for_calls(2)
+    return thread
+
+
 def test_health_is_503_until_the_warm_up_has_run(rewriter, monkeypatch):
     with in_process(rewriter, monkeypatch) as (port, engine, _):
         engine.wait_for_calls(1)  # the warm-up, held at the gate
@@ -81,12 +92,8 @@ def test_health_is_503_until_the_warm_up_has_run(rewriter, monkeypatch):
 
 def test_requests_that_arrive_together_share_one_engine_call(rewriter, monkeypatch):
     with in_process(rewriter, monkeypatch, "--max-batch", "8") as (port, engine, worker):
-        engine.gate.set()
-        until(worker.ready.is_set)
-        engine.gate.clear()
         replies = {}
-        threads = [send_later(port, ["first"], replies)]
-        engine.wait_for_calls(2)  # "first" is in the engine; the next three queue up behind it
+        threads = [hold_in_engine(port, engine, worker, "first", replies)]  # the next three queue up behind it
         threads += [send_later(port, [q], replies) for q in ("second", "third", "fourth")]
         until(lambda: len(worker.items) == 3)
         engine.gate.set()
@@ -99,12 +106,8 @@ def test_requests_that_arrive_together_share_one_engine_call(rewriter, monkeypat
 def test_a_full_queue_gets_503_with_retry_after(rewriter, monkeypatch):
     flags = ("--max-batch", "1", "--queue-size", "2", "--max-questions", "2", "--deadline-ms", "30000")
     with in_process(rewriter, monkeypatch, *flags) as (port, engine, worker):
-        engine.gate.set()
-        until(worker.ready.is_set)
-        engine.gate.clear()
         replies = {}
-        threads = [send_later(port, ["in the engine"], replies)]
-        engine.wait_for_calls(2)
+        threads = [hold_in_engine(port, engine, worker, "in the engine", replies)]
         threads.append(send_later(port, ["queued", "queued too"], replies))
         until(lambda: len(worker.items) == 2)
         status, headers, reply = call(port, "POST", "/v1/rewrite", {"questions": ["one too many"]})
@@ -119,12 +122,8 @@ def test_a_full_queue_gets_503_with_retry_after(rewriter, monkeypatch):
 
 def test_past_the_deadline_questions_come_back_unchanged_and_unstarted_work_is_skipped(rewriter, monkeypatch):
     with in_process(rewriter, monkeypatch, "--max-batch", "1", "--deadline-ms", "300") as (port, engine, worker):
-        engine.gate.set()
-        until(worker.ready.is_set)
-        engine.gate.clear()
         replies = {}
-        threads = [send_later(port, ["slow one"], replies)]
-        engine.wait_for_calls(2)
+        threads = [hold_in_engine(port, engine, worker, "slow one", replies)]
         start = time.monotonic()
         threads.append(send_later(port, ["never started"], replies))
         for thread in threads:
