@@ -3,9 +3,11 @@
 For each split: batched rewrites (greedy, or --beams N); corpus BLEU (0-100 and the 0-1 scale of the original
 work), chrF and exact match, each beside the identity baseline (copying the input unchanged).
 Faithfulness beside them: the share of rewrites that keep every number, name and negation the reference keeps,
-that invent one, that change an already-clean input, and content-word recall/precision (qrewrite.metrics).
-Writes outputs/<split>_io.json (input, reference, prediction, per-example BLEU, fallback, what it dropped or
-invented: list the meaning-changing rewrites with `"meaning_changed": true`) and outputs/metrics.json.
+that invent one, that change a word into one in neither input nor reference ("pharjacy" -> "phone"), that change
+an already-clean input, and content-word recall/precision (qrewrite.metrics).
+Writes outputs/<split>_io.json (input, reference, prediction, per-example BLEU, fallback, the input's words the
+guard put back, what it dropped, invented or changed: list the meaning-changing rewrites with
+`"meaning_changed": true`) and outputs/metrics.json.
 Data whose pairs carry a "family" (the shipped dataset's do) is also scored family by family.
 (This file shadows the `evaluate` package from the hub; scores come from sacrebleu.)
 
@@ -79,10 +81,11 @@ def evaluate_split(rewriter, pairs):
     metrics["fallback_reasons"] = dict(Counter(fallback_kind(r["fallback"]) for r in records if r["fallback"]))
     metrics["retried"] = sum(r["retried"] for r in records)
     metrics["retried_and_kept"] = sum(r["retried"] and not r["fallback"] for r in records)
+    metrics["restored"] = sum(bool(r["restored"]) for r in records)
     if all("family" in p for p in pairs):
         metrics["families"] = score_families(pairs, records)
     io = [{"input": r["input"], "reference": ref, "prediction": r["rewrite"], "bleu": sentence_bleu(r["rewrite"], ref),
-           "raw": r["raw"], "fallback": r["fallback"], "retried": r["retried"], **flag}
+           "raw": r["raw"], "fallback": r["fallback"], "restored": r["restored"], "retried": r["retried"], **flag}
           for r, ref, flag in zip(records, references, flags)]
     return metrics, io
 
@@ -121,19 +124,20 @@ def print_tables(report):
               f"{model['exact_match']:.3f} | {ident['bleu']:.2f} | {ident['chrf']:.2f} | {ident['exact_match']:.3f} | "
               f"{m['fallbacks']} |")
     print("\nfaithfulness against the reference (kept: keeps every number / name / negation the reference keeps)")
-    print("| split | | kept | numbers | names | negations | invented | over-correction | content recall | "
-          "content precision |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| split | | kept | numbers | names | negations | invented | changed words | over-correction | "
+          "content recall | content precision |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, m in report["splits"].items():
         for who in ("model", "identity"):
             f = m[who]
             over = "-" if f["over_correction"] is None else f"{f['over_correction']:.3f} of {f['clean_inputs']}"
             print(f"| {name} | {who} | {f['kept']:.3f} | {f['kept_number']:.3f} | {f['kept_name']:.3f} | "
-                  f"{f['kept_negation']:.3f} | {f['invented']:.3f} | {over} | {f['content_recall']:.3f} | "
-                  f"{f['content_precision']:.3f} |")
+                  f"{f['kept_negation']:.3f} | {f['invented']:.3f} | {f['changed']:.3f} | {over} | "
+                  f"{f['content_recall']:.3f} | {f['content_precision']:.3f} |")
     for name, m in report["splits"].items():
         print(f"{name} fallbacks by reason: {m['fallback_reasons'] or 'none'}; greedy outputs searched again with "
-              f"beams: {m['retried']}, of which kept: {m['retried_and_kept']}")
+              f"beams: {m['retried']}, of which kept: {m['retried_and_kept']}; changed words put back as the input "
+              f"wrote them: {m['restored']}")
     for name, m in report["splits"].items():
         if "families" in m:
             print_family_table(name, m["families"])

@@ -2,8 +2,10 @@
 
 Questions come as arguments, on stdin (one a line), or from --input FILE (text, one a line; or
 JSON / JSONL records with an "input" field). A degenerate output (empty, an answer instead of a
-question, far longer than the input) falls back to the input unchanged; --output FILE writes JSONL
-records {"input", "rewrite", "fallback"} that flag it. Empty lines pass through as empty lines.
+question, far longer than the input) or one that changes the meaning falls back to the input unchanged,
+and a misspelt word "corrected" into another word is put back as the question wrote it (see the README's
+"The guard"); --output FILE writes JSONL records {"input", "rewrite", "fallback", "restored"} that flag
+both. Empty lines pass through as empty lines.
 
 Any number of questions: they are read, rewritten and written --chunk-size at a time, so memory stays
 flat, and --output is filled through <output>.partial and renamed when whole. An interrupted run
@@ -57,7 +59,7 @@ def main():
     parser.add_argument("questions", nargs="*", help="questions to rewrite (default: read stdin)")
     parser.add_argument("--model", default=TRAINED_MODEL, help="model folder (fp32, merged LoRA or int8)")
     parser.add_argument("--input", help="file of questions: .txt (a line each), .json or .jsonl records")
-    parser.add_argument("--output", help="write JSONL records {input, rewrite, fallback} to this file")
+    parser.add_argument("--output", help="write JSONL records {input, rewrite, fallback, restored} to this file")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run that left <output>.partial (the same command: same --input, "
                              "--output and --chunk-size)")

@@ -5,7 +5,7 @@
          -d '{"questions": ["hey so um waht is teh capital of frnace? thx"]}'
 
 Endpoints:
-  POST /v1/rewrite           {"questions": [...]} -> {"rewrites": [{"input", "rewrite", "fallback"}, ...]}
+  POST /v1/rewrite           {"questions": [...]} -> {"rewrites": [{"input", "rewrite", "fallback", "restored"}, ...]}
   POST /v1/chat/completions  OpenAI-compatible: the last user message is the question, the reply's
                              message the rewrite (stream=true is refused with 400)
   GET  /health               200 once the model is loaded and has run one warm-up rewrite, 503 before
@@ -45,6 +45,7 @@ from qrewrite.engines import int8_dir_for
 from qrewrite.modeling import TRAINED_MODEL, ModelError
 from qrewrite.prompt import plain_token_ids
 from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter
+from qrewrite.stream import RECORD_FIELDS
 
 ENDPOINTS = ("/v1/rewrite", "/v1/chat/completions", "/health", "/metrics")  # metric labels; others are "other"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
@@ -206,7 +207,7 @@ def create_app(rewriter, args):
     async def rewrite(request: Request):
         questions = await service.questions_from(request, lambda b: rewrite_questions_of(b, args.max_questions))
         records = await service.rewrite(questions)
-        return {"rewrites": [{k: r[k] for k in ("input", "rewrite", "fallback")} for r in records]}
+        return {"rewrites": [{k: r[k] for k in RECORD_FIELDS} for r in records]}
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):

@@ -23,7 +23,7 @@ def completion_tokens(tokenizer, text):
 
 def unchanged(question, reason):
     """The record of a question returned as it came (timeout, engine error): fail-open."""
-    return {"input": question, "rewrite": question, "raw": "", "fallback": reason,
+    return {"input": question, "rewrite": question, "raw": "", "fallback": reason, "restored": [],
             "prompt_tokens": 0, "completion_tokens": 0}
 
 

@@ -11,6 +11,9 @@ Definitions (all compared case-insensitively):
   whole text is shouted), or a capitalised word that does not start a sentence ("Chase", "Sonoma").
 - negation: not, no, never, without, ... and every n't form (typed with or without the apostrophe).
 A name counts as kept when a word of the other text matches it closely (a fixed typo, "Barak" -> "Barack").
+- changed word: a content word of the rewrite that stands for no word of the question, not even as a fixed typo:
+  a misspelling "corrected" into another word ("pharjacy" -> "phone", "moohs" -> "moles") or a word swapped
+  ("afternoon" -> "evening"). Function words and spelled-out chat-speak ("tmrw" -> "tomorrow") are not changes.
 """
 import re
 from difflib import SequenceMatcher
@@ -32,6 +35,22 @@ it its this that these those there here i me my you your u ur we our he she they
 who how when where why can could should would will just some any very really
 """.split())
 NAME_MATCH = 0.75  # SequenceMatcher ratio from which two words are the same name ("frnace" ~ "France": 0.83)
+# chat-speak and the words it stands for: spelling them out changes nothing
+CHAT_SPEAK = {"u": "you", "ur": "your you're", "r": "are", "y": "why", "c": "see", "b4": "before", "gr8": "great",
+              "l8": "late", "l8r": "later", "2day": "today", "2nite": "tonight", "2morrow": "tomorrow",
+              "2moro": "tomorrow", "4ever": "forever", "some1": "someone", "any1": "anyone", "every1": "everyone",
+              "no1": "one", "w8": "wait", "m8": "mate", "h8": "hate",
+              "pls": "please", "plz": "please", "thx": "thanks", "ty": "thank", "cuz": "because", "bc": "because",
+              "ok": "okay", "rly": "really", "ppl": "people", "tmrw": "tomorrow", "prob": "probably",
+              "smth": "something", "smt": "something", "gud": "good", "idk": "know", "tbh": "honest",
+              "gonna": "going", "wanna": "want", "gotta": "got", "imo": "opinion", "btw": "way", "whats": "what's"}
+# words a rewrite may add to reshape a question ("how to X" -> "How do I X?") without changing what it asks
+FUNCTION_WORDS = STOPWORDS | set("""
+being done has have had having get got go going make made than then because while until after before since
+one ones mine yours us him them nor not no up down out off over under onto other another each every both either
+all more most less least much many few such same also too even still yet own only way ways need needs like
+what's it's that's there's don't doesn't isn't aren't can't won't i'm i've i'd
+""".split())
 WORD = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
 SENTENCE_END = re.compile(r"[.!?:;\n]")
 
@@ -110,6 +129,91 @@ def close_match(word, candidates):
                for c in candidates)
 
 
+def one_edit_apart(a, b):
+    """Whether two words of 3 letters or more differ by one typo: a letter added, dropped, changed or swapped."""
+    if min(len(a), len(b)) < 3 or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) <= 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return any(longer[:i] + longer[i + 1:] == shorter for i in range(len(longer)))
+
+
+def plain(word):
+    return word.lower().replace("’", "'").replace("'", "")
+
+
+def spelled_out(text):
+    """The plain words of a text, with the words its chat-speak stands for."""
+    found = set()
+    for word in words(text):
+        found |= {plain(word), *CHAT_SPEAK.get(word.lower(), "").replace("'", "").split()}
+    return found
+
+
+def holds_word(word, held):
+    """Whether `word` (plain) is one of the `held` words, as written, with a typo fixed, or with another ending."""
+    return word in held or close_match(word, held) or any(
+        one_edit_apart(word, h) or (min(len(word), len(h)) >= 4 and (word.startswith(h) or h.startswith(word)))
+        for h in held)
+
+
+def changed_words(source, output):
+    """Content words of `output` that stand for no word of `source` (see "changed word" in the module docstring)."""
+    held, changed = spelled_out(source), []
+    for word in words(output):
+        bare = plain(word)
+        if (bare in FUNCTION_WORDS or word.lower() in FUNCTION_WORDS or bare in NUMBER_WORDS
+                or not any(c.isalpha() for c in bare) or holds_word(bare, held)):
+            continue
+        changed.append(word)
+    return list(dict.fromkeys(changed))
+
+
+def is_filler(word):
+    """A word that a stretch put back leaves out at its ends: a function word, a thanks or greeting ("thx")."""
+    return plain(word) in FUNCTION_WORDS or not holds_question(word)
+
+
+MAX_RESTORED_SPAN = 4  # words on each side of a changed stretch that restore_changed puts back; longer: give up
+
+
+def restore_changed(source, output):
+    """`output` with each stretch of changed words put back as the question wrote it ("Is there a phone open ...?"
+    -> "Is there a pharjacy open ...?"), the rest of the rewrite kept: a typo left in is better than a wrong
+    correction. Words the rewrite added with nothing in the question against them are taken out. Returns
+    (text, the question's words put back), or None when the stretches do not line up."""
+    changed = {plain(w) for w in changed_words(source, output)}
+    out_spans, src_spans = list(WORD.finditer(output)), list(WORD.finditer(source))
+    matcher = SequenceMatcher(None, [plain(m.group()) for m in out_spans], [plain(m.group()) for m in src_spans],
+                              autojunk=False)
+    text, restored, end = "", [], 0
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal" or not any(plain(m.group()) in changed for m in out_spans[i1:i2]):
+            continue
+        if i2 - i1 > MAX_RESTORED_SPAN or j2 - j1 > MAX_RESTORED_SPAN:
+            return None
+        while j1 < j2 and is_filler(src_spans[j1].group()):
+            j1 += 1
+        while j2 > j1 and is_filler(src_spans[j2 - 1].group()):
+            j2 -= 1
+        start = out_spans[i1].start()
+        put_back = source[src_spans[j1].start():src_spans[j2 - 1].end()] if j2 > j1 else ""
+        if SENTENCE_END.search(put_back):
+            return None
+        if is_shouted(source):
+            put_back = put_back.lower()
+        stop = out_spans[i2 - 1].end()
+        if not put_back:  # take the added words out, and the space before them
+            start = len(output[:start].rstrip()) if output[:start].strip() else start
+        text += output[end:start] + put_back
+        restored.append(put_back)
+        end = stop
+    return (text + output[end:], restored) if restored else None
+
+
 def sentence_ids(text):
     """For each word of the text, the number of the sentence it stands in."""
     ids, sentence, last = [], 0, 0
@@ -174,19 +278,22 @@ def kept_by_reference(source, output, reference):
 
 
 def meaning_changes(source, output, reference=None):
-    """{"dropped": [...], "invented": [...]} between a question and its rewrite. With a reference (evaluation),
-    only what the reference keeps must be kept, and what the reference adds too is not invented."""
+    """{"dropped": [...], "invented": [...], "changed": [...]} between a question and its rewrite. With a reference
+    (evaluation), only what the reference keeps must be kept, and what the reference adds too is not invented
+    or changed."""
     if reference is None:
-        return {"dropped": dropped_items(source, output), "invented": invented_items(source, output)}
-    not_in_reference = invented_items(reference, output)
+        return {"dropped": dropped_items(source, output), "invented": invented_items(source, output),
+                "changed": changed_words(source, output)}
+    not_in_reference, reference_words = invented_items(reference, output), spelled_out(reference)
     return {"dropped": kept_by_reference(source, output, reference),
-            "invented": [x for x in invented_items(source, output) if x in not_in_reference]}
+            "invented": [x for x in invented_items(source, output) if x in not_in_reference],
+            "changed": [w for w in changed_words(source, output) if not holds_word(plain(w), reference_words)]}
 
 
 def change_reason(source, output):
-    """The guard's reason to refuse a rewrite ("dropped: 4417", "invented: Beijing"), or None."""
+    """The guard's reason to refuse a rewrite ("dropped: 4417", "invented: Beijing", "changed: phone"), or None."""
     changes = meaning_changes(source, output)
-    for kind in ("dropped", "invented"):
+    for kind in ("dropped", "invented", "changed"):
         if changes[kind]:
             return f"{kind}: {', '.join(changes[kind])}"
     return None

@@ -1,7 +1,8 @@
 """Scores for rewrites: corpus BLEU and chrF (sacrebleu), exact match, and their identity floor.
 
 The identity baseline copies the input unchanged; every figure is reported beside it. Faithfulness: what a
-rewrite keeps and invents (numbers, names, negations; qrewrite.faithfulness), per split and per example.
+rewrite keeps and invents (numbers, names, negations) and the words it changes (qrewrite.faithfulness), per split
+and per example.
 """
 from collections import Counter
 
@@ -53,19 +54,20 @@ def content_words(text):
 
 
 def example_flags(source, prediction, reference):
-    """Per example: what the rewrite dropped or invented against the reference, for *_io.json."""
+    """Per example: what the rewrite dropped, invented or changed against the reference, for *_io.json."""
     changes = meaning_changes(source, prediction, reference)
-    return {"dropped": changes["dropped"], "invented": changes["invented"],
-            "meaning_changed": bool(changes["dropped"] or changes["invented"])}
+    return {**changes, "meaning_changed": any(changes.values())}
 
 
 def faithfulness(inputs, predictions, references):
     """Shares over a split: rewrites that keep every number / name / negation the reference keeps (all, and per
-    category), that invent one, that change an already-clean input, and content-word recall and precision."""
+    category), that invent one, that change a word into one neither the input nor the reference holds, that change
+    an already-clean input, and content-word recall and precision."""
     flags = [example_flags(s, p, r) for s, p, r in zip(inputs, predictions, references)]
     n = max(1, len(flags))
     share = lambda test: round(sum(map(test, flags)) / n, 4)
-    result = {"kept": share(lambda f: not f["dropped"]), "invented": share(lambda f: bool(f["invented"]))}
+    result = {"kept": share(lambda f: not f["dropped"]), "invented": share(lambda f: bool(f["invented"])),
+              "changed": share(lambda f: bool(f["changed"]))}
     for kind in ("number", "name", "negation"):
         result[f"kept_{kind}"] = share(lambda f: kind not in map(category, f["dropped"]))
     clean = [p != s for s, p, r in zip(inputs, predictions, references) if s == r]

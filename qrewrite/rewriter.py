@@ -8,14 +8,15 @@ A model folder holding quantize.py's int8 model runs through CTranslate2 (qrewri
 folder or hub id runs through transformers (fp32 on CPU, bf16 on GPU).
 A degenerate output (empty, not a question, far longer than the input) or one that changes the meaning
 (drops or invents a number, name or negation: qrewrite.faithfulness) falls back to the input, and so does
-input that is not English or holds no question.
+input that is not English or holds no question. An output whose one fault is a changed word (a typo
+"corrected" into another word) keeps the rest of its rewrite, with the question's own words put back.
 With beams > 1 (fp32 or int8), beam search keeps that many candidates and the one picked balances the
 model's confidence with how much of the input it keeps (see pick_candidate).
 """
 import sys
 
 from qrewrite.engines import open_engine
-from qrewrite.faithfulness import change_reason, skip_reason
+from qrewrite.faithfulness import change_reason, restore_changed, skip_reason
 from qrewrite.metrics import input_overlap
 from qrewrite.modeling import TRAINED_MODEL, ModelError
 from qrewrite.prompt import plain_token_ids, prompt_token_ids, stop_token_ids
@@ -46,6 +47,20 @@ def fallback_reason(question, output, guard=True):
     if not text.endswith("?"):
         return "not a question"
     return change_reason(question, text) if guard else None
+
+
+def guarded_rewrite(question, output, guard=True):
+    """(rewrite, fallback reason or None, the question's words put back): the output when it passes the safety
+    net; when its one fault is changed words ("pharjacy" -> "phone"), the output with those put back as the
+    question wrote them (a typo left in is better than a wrong correction); otherwise the question unchanged."""
+    reason = fallback_reason(question, output, guard)
+    if reason is None:
+        return output, None, []
+    if fallback_kind(reason) == "changed":
+        restored = restore_changed(question, output)
+        if restored and fallback_reason(question, restored[0]) is None:
+            return restored[0], None, restored[1]
+    return question, reason, []
 
 
 def fallback_kind(reason):
@@ -125,8 +140,9 @@ class Rewriter:
         return outputs
 
     def rewrite_records(self, questions, progress=False):
-        """One record a question: input, rewrite, the raw output, the fallback reason (None if used), and whether
-        the greedy output fell back and was searched again (retried). Input that is not English, or holds no
+        """One record a question: input, rewrite, the raw output, the fallback reason (None if used), the question's
+        words put back into it (restored, see guarded_rewrite), and whether the greedy output fell back and was
+        searched again (retried). Input that is not English, or holds no
         question (greetings, thanks), is left as it is, unasked."""
         skipped = [skip_reason(q) if q.strip() and self.guard else None for q in questions]
         asked = [i for i, reason in enumerate(skipped) if reason is None and questions[i].strip()]
@@ -140,9 +156,11 @@ class Rewriter:
         records, retried = [], set(retried)
         for i, question in enumerate(questions):
             output = outputs.get(i, "")
-            reason = skipped[i] or (fallback_reason(question, output, self.guard) if question.strip() else None)
-            records.append({"input": question, "rewrite": question if reason or not question.strip() else output,
-                            "raw": output, "fallback": reason, "retried": i in retried})
+            rewrite, reason, restored = question, skipped[i], []
+            if i in outputs:
+                rewrite, reason, restored = guarded_rewrite(question, output, self.guard)
+            records.append({"input": question, "rewrite": rewrite, "raw": output, "fallback": reason,
+                            "restored": restored, "retried": i in retried})
         return records
 
     def rewrite(self, questions):

@@ -17,7 +17,7 @@ from pathlib import Path
 from qrewrite.data import DataError
 from qrewrite.paths import check_output_file
 
-RECORD_FIELDS = ("input", "rewrite", "fallback")
+RECORD_FIELDS = ("input", "rewrite", "fallback", "restored")
 
 
 def text_lines(handle, source):

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from conftest import REPO, run_script
-from qrewrite.faithfulness import change_reason, meaning_changes, skip_reason
+from qrewrite.faithfulness import change_reason, changed_words, meaning_changes, restore_changed, skip_reason
 from qrewrite.metrics import faithfulness
 from qrewrite.rewriter import Rewriter
 
@@ -31,12 +31,48 @@ GUARD_CASES = [
      None),
     ("my boss asked me and I had no idea. which US city is the City of Brotherly Love",
      "Which US city is the City of Brotherly Love?", None),
+    # a misspelling "corrected" into another word, a word swapped: changed words
+    ("Is there a pharjacy open after 10 pm near Union Square?!?", "Is there a phone open after 10 pm near Union Square?",
+     "changed: phone"),
+    ("how long do wir transters to Germany take?", "How long do wind turbines take to Germany?",
+     "changed: wind, turbines"),
+    ("the quickest way to the Louvre on a Sunday afernoon", "What is the quickest way to the Louvre on a Sunday "
+     "evening?", "changed: evening"),
+    # fixed typos, spelled-out chat-speak and the words that reshape a question change nothing
+    ("whats the wether in tokyo tmrw", "What is the weather in Tokyo tomorrow?", None),
+    ("how to reverse a list python", "How do I reverse a list in Python?", None),
+    ("hiya when did wmen get tne right to vote in teh uk??", "When did women get the right to vote in the UK?", None),
+]
+
+# (question, a rewrite with changed words, what the guard makes of it: those words put back as the question wrote them)
+RESTORE_CASES = [
+    ("Is there a pharjacy open after 10 pm near Union Square?!?", "Is there a phone open after 10 pm near Union Square?",
+     ("Is there a pharjacy open after 10 pm near Union Square?", ["pharjacy"])),
+    ("How do sloar paels make electricity?", "How do slow pearly plates make electricity?",
+     ("How do sloar paels make electricity?", ["sloar paels"])),
+    ("my toogh cracked while eating popcorn so what shgould I do", "What should I do if my food cracked while eating "
+     "popcorn?", ("What should I do if my toogh cracked while eating popcorn?", ["toogh"])),
+    ("can i brin a car seat on the plane for my 2-year-old fof free", "Can I bring a car seat on the plane for my "
+     "2-year-old child?", ("Can I bring a car seat on the plane for my 2-year-old fof free?", ["fof free"])),
+    ("DOEES ANYOONE KNOW HOW TO RESET MY ROUTR", "How do I reset my rooster?",  # shouted: put back in lower case
+     ("How do I reset my routr?", ["routr"])),
+    ("sorry, how do plants take in carbon dkoxide without any lubgs? thx",  # the thanks after it is not put back
+     "How do plants take in carbon dioxide without any leaves?",
+     ("How do plants take in carbon dioxide without any lubgs?", ["lubgs"])),
+    ("how do sloar paels make electricty", "How do big shiny green metal boxes make electricity?", None),  # too long
 ]
 
 
 @pytest.mark.parametrize("question, rewrite, verdict", GUARD_CASES)
 def test_guard_verdicts(question, rewrite, verdict):
     assert change_reason(question, rewrite) == verdict
+
+
+@pytest.mark.parametrize("question, output, restored", RESTORE_CASES)
+def test_changed_words_are_put_back_as_the_question_wrote_them(question, output, restored):
+    assert restore_changed(question, output) == restored
+    if restored:
+        assert change_reason(question, restored[0]) is None
 
 
 @pytest.mark.parametrize("question, reason", [
@@ -56,9 +92,9 @@ def test_inputs_left_alone(question, reason):
 
 
 def test_no_false_alarm_on_most_shipped_references():
-    # The references are correct rewrites: the guard must pass almost all of them (measured: 24 of 4,500 flagged),
-    # and the language/greeting check must never skip an input that needs a rewrite (it skips 141 of the 158
-    # left-alone ones, whose reference is the input itself).
+    # The references are correct rewrites: the guard must pass almost all of them (measured: 34 of 4,500 flagged,
+    # 10 of them for a changed word), and the language/greeting check must never skip an input that needs a
+    # rewrite (it skips 141 of the 158 left-alone ones, whose reference is the input itself).
     pairs = [p for name in ("train", "valid") for p in json.loads((REPO / "dataset" / f"{name}.json").read_text())]
     flagged = [p for p in pairs if change_reason(p["input"], p["output"])]
     assert len(flagged) <= 0.01 * len(pairs)
@@ -96,6 +132,23 @@ def test_guard_in_the_rewriter(tiny_model_dir, monkeypatch):
     assert asked == [(questions[:2], None)]
 
 
+def test_changed_words_in_the_rewriter(tiny_model_dir, monkeypatch):
+    rewriter = Rewriter(str(tiny_model_dir), device="cpu")
+    wrong = {"is there a pharjacy open after 10 pm": "Is there a phone open after 10 pm?",
+             "how do sloar paels make electricty": "How do big shiny green metal boxes make electricity?",
+             "is a ba or a bs better": "Is a baby or a baby better?"}
+    beam = {"is a ba or a bs better": "Is a BA or a BS better?"}
+    monkeypatch.setattr(rewriter, "generate", lambda questions, progress=False, beams=None: [
+        (beam.get(q, wrong[q]) if beams else wrong[q]) for q in questions])
+    records = rewriter.rewrite_records(list(wrong))
+    # searched again first: the beam search's pick is right for the third; the first keeps the rest of its rewrite
+    assert [r["retried"] for r in records] == [True, True, True]
+    assert [r["rewrite"] for r in records] == ["Is there a pharjacy open after 10 pm?", "how do sloar paels make "
+                                               "electricty", "Is a BA or a BS better?"]
+    assert [r["restored"] for r in records] == [["pharjacy"], [], []]
+    assert [r["fallback"] for r in records] == [None, "changed: big, shiny, green, metal, boxes", None]
+
+
 def test_beam_pick_skips_a_candidate_that_changes_the_meaning():
     from qrewrite.rewriter import pick_candidate
     question = "can i cancel order 4417 i placed yesterday"
@@ -113,19 +166,24 @@ def test_faithfulness_metrics_on_a_small_table():
     result, flags = faithfulness(inputs, predictions, references)
     assert [f["dropped"] for f in flags] == [["4417"], ["Tokyo"], [], []]
     assert [f["invented"] for f in flags] == [[], ["Beijing"], [], []]
+    assert [f["changed"] for f in flags] == [[], ["Beijing"], [], []] and result["changed"] == 0.25
     assert result["kept"] == 0.5 and result["invented"] == 0.25
     assert result["kept_number"] == 0.75 and result["kept_name"] == 0.75 and result["kept_negation"] == 1.0
     assert result["over_correction"] == 1.0 and result["clean_inputs"] == 1  # "Sunday" -> "Sundays"
     assert 0 < result["content_precision"] < 1 and 0 < result["content_recall"] < 1
     identity, _ = faithfulness(inputs, inputs, references)
-    assert identity["kept"] == 1.0 and identity["invented"] == 0.0 and identity["over_correction"] == 0.0
+    assert identity["kept"] == 1.0 and identity["invented"] == identity["changed"] == identity["over_correction"] == 0.0
 
 
 def test_reference_decides_what_must_be_kept():
-    # Filler the reference drops too is no loss; a name the reference adds too is no invention.
+    # Filler the reference drops too is no loss; a word the reference has too is no change.
     changes = meaning_changes("my boss asked me at Google. how do i boil an egg", "How do I boil an egg?",
                               "How do I boil an egg?")
-    assert changes == {"dropped": [], "invented": []}
+    assert changes == {"dropped": [], "invented": [], "changed": []}
+    question, reference = "avarege cost of a root canal", "What is the average cost of a root canal?"
+    assert changed_words(question, reference) == ["average"]  # a typo beyond what the guard recognises
+    assert meaning_changes(question, reference, reference)["changed"] == []
+    assert meaning_changes(question, "What is the usual cost of a root canal?", reference)["changed"] == ["usual"]
 
 
 def test_control_tokens_end_to_end(tiny_model_dir):

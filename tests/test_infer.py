@@ -5,7 +5,7 @@ import pytest
 
 from conftest import run_script
 from qrewrite.modeling import ModelError, load_model
-from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter, fallback_reason, pick_candidate
+from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter, fallback_reason, guarded_rewrite, pick_candidate
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +25,11 @@ def test_rewrite_keeps_order_empty_lines_and_falls_back(rewriter):
     questions = ["hi waht is teh capital of frnace? thx", "", "how do i reset my pasword pls"]
     records = rewriter.rewrite_records(questions)
     assert [r["input"] for r in records] == questions
-    assert records[1] == {"input": "", "rewrite": "", "raw": "", "fallback": None, "retried": False}
+    assert records[1] == {"input": "", "rewrite": "", "raw": "", "fallback": None, "restored": [], "retried": False}
     for record in (records[0], records[2]):
         # A random model cannot write a clean question: its output must be flagged and the input kept.
-        assert record["fallback"] == fallback_reason(record["input"], record["raw"])
-        assert record["rewrite"] == (record["input"] if record["fallback"] else record["raw"])
+        assert (record["rewrite"], record["fallback"], record["restored"]) == guarded_rewrite(record["input"],
+                                                                                             record["raw"])
     assert rewriter.rewrite(questions) == [r["rewrite"] for r in records]
 
 
@@ -114,7 +114,7 @@ def test_infer_cli_args_stdin_and_files(tiny_model_dir, tmp_path):
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["input"] for r in records] == ["hi waht is teh capital", "how do i reset my pasword"]
     assert [r["rewrite"] for r in records] == by_args.splitlines()
-    assert all(set(r) == {"input", "rewrite", "fallback"} for r in records)
+    assert all(set(r) == {"input", "rewrite", "fallback", "restored"} for r in records)
 
 
 def test_infer_cli_bad_inputs(tiny_model_dir, tmp_path):

@@ -31,9 +31,9 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
     assert valid["model"]["count"] == 2 and 0 <= valid["model"]["bleu"] <= 100
     assert valid["identity"]["bleu_01"] == round(valid["identity"]["bleu"] / 100, 4)
     io = json.loads((outputs / "valid_io.json").read_text())
-    assert set(io[0]) == {"input", "reference", "prediction", "bleu", "raw", "fallback", "retried", "dropped",
-                          "invented", "meaning_changed"}
-    assert {"kept", "invented", "over_correction", "content_recall"} <= set(valid["model"])
+    assert set(io[0]) == {"input", "reference", "prediction", "bleu", "raw", "fallback", "restored", "retried",
+                          "dropped", "invented", "changed", "meaning_changed"}
+    assert {"kept", "invented", "changed", "over_correction", "content_recall"} <= set(valid["model"])
 
     quantized = run_script("quantize.py", "--model", best, "--valid", pair_files[1], "--limit", "2",
                            "--latency-questions", "2", "--outputs", outputs)
