@@ -172,9 +172,15 @@ def changed_words(source, output):
     return list(dict.fromkeys(changed))
 
 
+SIGN_OFFS = {"help", "thanks", "thank", "please", "appreciate", "appreciated", "advance", "cheers"}
+
+
 def is_filler(word):
-    """A word that a stretch put back leaves out at its ends: a function word, a thanks or greeting ("thx")."""
-    return plain(word) in FUNCTION_WORDS or not holds_question(word)
+    """A word that a stretch put back leaves out at its ends: a function word, a greeting or a sign-off, typo or
+    not ("thx", "hslp")."""
+    bare = plain(word)
+    return (bare in FUNCTION_WORDS or not holds_question(word)
+            or any(bare == s or one_edit_apart(bare, s) for s in SIGN_OFFS))
 
 
 MAX_RESTORED_SPAN = 4  # words on each side of a changed stretch that restore_changed puts back; longer: give up
@@ -184,12 +190,12 @@ def restore_changed(source, output):
     """`output` with each stretch of changed words put back as the question wrote it ("Is there a phone open ...?"
     -> "Is there a pharjacy open ...?"), the rest of the rewrite kept: a typo left in is better than a wrong
     correction. Words the rewrite added with nothing in the question against them are taken out. Returns
-    (text, the question's words put back), or None when the stretches do not line up."""
+    (text, the stretches of the question put back), or None when the stretches do not line up."""
     changed = {plain(w) for w in changed_words(source, output)}
     out_spans, src_spans = list(WORD.finditer(output)), list(WORD.finditer(source))
     matcher = SequenceMatcher(None, [plain(m.group()) for m in out_spans], [plain(m.group()) for m in src_spans],
                               autojunk=False)
-    text, restored, end = "", [], 0
+    text, restored, end, edits = "", [], 0, 0
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal" or not any(plain(m.group()) in changed for m in out_spans[i1:i2]):
             continue
@@ -209,9 +215,9 @@ def restore_changed(source, output):
         if not put_back:  # take the added words out, and the space before them
             start = len(output[:start].rstrip()) if output[:start].strip() else start
         text += output[end:start] + put_back
-        restored.append(put_back)
-        end = stop
-    return (text + output[end:], restored) if restored else None
+        restored += [put_back] if put_back else []
+        end, edits = stop, edits + 1
+    return (text + output[end:], restored) if edits else None
 
 
 def sentence_ids(text):

@@ -59,6 +59,9 @@ RESTORE_CASES = [
     ("sorry, how do plants take in carbon dkoxide without any lubgs? thx",  # the thanks after it is not put back
      "How do plants take in carbon dioxide without any leaves?",
      ("How do plants take in carbon dioxide without any lubgs?", ["lubgs"])),
+    ("how much i shouuld give as wedding gift if i'm not bringing a plus-one pls hslp",  # an added word taken out
+     "How much should I give as a wedding gift if I'm not bringing a plus-one present?",
+     ("How much should I give as a wedding gift if I'm not bringing a plus-one?", [])),
     ("how do sloar paels make electricty", "How do big shiny green metal boxes make electricity?", None),  # too long
 ]
 
