@@ -48,6 +48,7 @@ CHAT_SPEAK = {"u": "you", "ur": "your you're", "r": "are", "y": "why", "c": "see
 FUNCTION_WORDS = STOPWORDS | set("""
 being done has have had having get got go going make made than then because while until after before since
 one ones mine yours us him them nor not no up down out off over under onto other another each every both either
+best
 all more most less least much many few such same also too even still yet own only way ways need needs like
 what's it's that's there's don't doesn't isn't aren't can't won't i'm i've i'd
 """.split())
@@ -153,11 +154,27 @@ def spelled_out(text):
     return found
 
 
+def stem(word):
+    """The word without one common ending: "moving" and "move" -> "mov", "running" -> "run", "optimization" ->
+    "optim"."""
+    for ending in ("ization", "ation", "ing", "ed", "es", "s", "e"):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            root = word[:-len(ending)]
+            return root[:-1] if ending in ("ing", "ed") and root[-1] == root[-2] and root[-1] not in "aeiou" else root
+    return word
+
+
 def holds_word(word, held):
     """Whether `word` (plain) is one of the `held` words, as written, with a typo fixed, or with another ending."""
-    return word in held or close_match(word, held) or any(
-        one_edit_apart(word, h) or (min(len(word), len(h)) >= 4 and (word.startswith(h) or h.startswith(word)))
-        for h in held)
+    if word in held or close_match(word, held):
+        return True
+    root = stem(word)
+    for other in held:
+        other_root = stem(other)
+        if one_edit_apart(word, other) or root == other_root or (min(len(root), len(other_root)) >= 4 and (
+                one_edit_apart(root, other_root) or root.startswith(other_root) or other_root.startswith(root))):
+            return True
+    return False
 
 
 def changed_words(source, output):

@@ -42,6 +42,8 @@ GUARD_CASES = [
     ("whats the wether in tokyo tmrw", "What is the weather in Tokyo tomorrow?", None),
     ("how to reverse a list python", "How do I reverse a list in Python?", None),
     ("hiya when did wmen get tne right to vote in teh uk??", "When did women get the right to vote in the UK?", None),
+    ("Running game on external hard drive", "How do I run a game on an external hard drive?", None),  # word forms
+    ("Optimization of a Ranger", "What is the best way to optimize a Ranger?", None),
 ]
 
 # (question, a rewrite with changed words, what the guard makes of it: those words put back as the question wrote them)
