@@ -19,8 +19,16 @@ import re
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-CHAT_NUMERALS = {"b4", "gr8", "l8r", "l8", "2day", "2nite", "2morrow", "2moro", "4ever", "some1", "any1", "no1",
-                 "every1", "w8", "m8", "h8"}
+# chat-speak and the words it stands for: spelling them out changes nothing
+CHAT_SPEAK = {"u": "you", "ur": "your you're", "r": "are", "y": "why", "c": "see", "b4": "before", "gr8": "great",
+              "l8": "late", "l8r": "later", "2day": "today", "2nite": "tonight", "2morrow": "tomorrow",
+              "2moro": "tomorrow", "4ever": "forever", "some1": "someone", "any1": "anyone", "every1": "everyone",
+              "no1": "one", "w8": "wait", "m8": "mate", "h8": "hate",
+              "pls": "please", "plz": "please", "thx": "thanks", "ty": "thank", "cuz": "because", "bc": "because",
+              "ok": "okay", "rly": "really", "ppl": "people", "tmrw": "tomorrow", "prob": "probably",
+              "smth": "something", "smt": "something", "gud": "good", "idk": "know", "tbh": "honest",
+              "gonna": "going", "wanna": "want", "gotta": "got", "imo": "opinion", "btw": "way", "whats": "what's"}
+CHAT_NUMERALS = {w for w in CHAT_SPEAK if any(c.isdigit() for c in w)}  # "b4", "gr8": not numbers
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split()) if i >= 2}  # "one" is mostly a pronoun ("which one")
@@ -35,15 +43,6 @@ it its this that these those there here i me my you your u ur we our he she they
 who how when where why can could should would will just some any very really
 """.split())
 NAME_MATCH = 0.75  # SequenceMatcher ratio from which two words are the same name ("frnace" ~ "France": 0.83)
-# chat-speak and the words it stands for: spelling them out changes nothing
-CHAT_SPEAK = {"u": "you", "ur": "your you're", "r": "are", "y": "why", "c": "see", "b4": "before", "gr8": "great",
-              "l8": "late", "l8r": "later", "2day": "today", "2nite": "tonight", "2morrow": "tomorrow",
-              "2moro": "tomorrow", "4ever": "forever", "some1": "someone", "any1": "anyone", "every1": "everyone",
-              "no1": "one", "w8": "wait", "m8": "mate", "h8": "hate",
-              "pls": "please", "plz": "please", "thx": "thanks", "ty": "thank", "cuz": "because", "bc": "because",
-              "ok": "okay", "rly": "really", "ppl": "people", "tmrw": "tomorrow", "prob": "probably",
-              "smth": "something", "smt": "something", "gud": "good", "idk": "know", "tbh": "honest",
-              "gonna": "going", "wanna": "want", "gotta": "got", "imo": "opinion", "btw": "way", "whats": "what's"}
 # words a rewrite may add to reshape a question ("how to X" -> "How do I X?") without changing what it asks
 FUNCTION_WORDS = STOPWORDS | set("""
 being done has have had having get got go going make made than then because while until after before since
@@ -112,7 +111,7 @@ def names(text):
 
 
 def is_negation(word, fuzzy=False):
-    bare = word.replace("'", "").replace("’", "")
+    bare = plain(word)
     if word in NEGATIONS or bare in NT_FORMS or word.endswith(("n't", "n’t")):
         return True
     return fuzzy and len(bare) >= 5 and any(bare[0] == n[0] and SequenceMatcher(None, bare, n).ratio() >= 0.85
