@@ -22,7 +22,7 @@ class QuestionCounts:
     total: int  # after deduplication
     train: int  # questions in each split
     valid: int
-    held_out: int  # source questions of v2's valid split kept out of train (and not drawn into valid)
+    held_out: int  # source questions of the fixed benchmarks (v2's, v3's valid) kept out of train
 
 
 def split_stats(pairs: list[dict], tags: list[list[str]]) -> dict:
@@ -87,7 +87,7 @@ def pct(x, n):
     return f"{100 * x / n:.1f}%"
 
 
-HEADER = """# Question-rewriting dataset v3 (`train.json`, `valid.json`)
+HEADER = """# Question-rewriting dataset v4 (`train.json`, `valid.json`)
 
 *This file is written by `generate.py`; edit the script, not this file.*
 
@@ -105,8 +105,8 @@ must be returned unchanged.
 Each file is a JSON list of `{"input": "<message as the user typed it>", "output": "<clean rewrite>",
 "family": "<what made the input>"}`: a reshaping family below, `noise` (token noise alone), `identity` (a clean
 question), `non_english` or `greeting_only`; `evaluate.py` scores each family apart.
-`valid_v2.json` is the valid split of v2 of this data, kept unchanged as a second benchmark (see
-"Benchmarks" below).
+`valid_v2.json` and `valid_v3.json` are the valid splits of v2 and v3 of this data, kept unchanged as fixed
+benchmarks (see "Benchmarks" below).
 
 """
 
@@ -147,9 +147,9 @@ sorted file listings.
    The many "can you write X in Y?" templates are capped at {MAX_CODING_TEMPLATES}. Kept: {counts.chatterbot}.
    Project questions: {counts.project}. After deduplication that ignores case: **{counts.total}** clean questions.
 2. **Split first.** The clean questions are shuffled with the seed and split in proportion to
-   the requested sizes. No source question is in both splits. The source questions of v2's valid split
-   (`valid_v2.json`) never go to train: those drawn into train are left out ({counts.held_out} questions), so
-   the v2 benchmark stays unseen. Train uses {counts.train} questions, valid {counts.valid}.
+   the requested sizes. No source question is in both splits. The source questions of the earlier valid
+   splits (`valid_v2.json`, `valid_v3.json`) never go to train: those drawn into train are left out
+   ({counts.held_out} questions), so those benchmarks stay unseen. Train uses {counts.train} questions, valid {counts.valid}.
 3. **Shapes.** Each split holds {pct(st_train['identity'], st_train['pairs'])} clean copies (one per question,
    for the first {round(100 * IDENTITY_RATE)}% of its pairs) and the left-alone inputs (table below). Of the
    other inputs, each reshaping family takes its share (table below) among the questions whose shape it handles,
@@ -287,7 +287,7 @@ The full fine-tune must fit well inside one 3-hour session on 2 CPU cores. On v2
 {V2_STEP_SECONDS} s a step of batch {BATCH} (3,200 pairs, {EPOCHS} epochs: 1,200 steps in 74.2 min), and each
 doubling of the data added 1.6 then 2.6 valid BLEU, so the data is as large as the budget allows:
 {st_train['pairs']:,} train pairs are {steps:,} steps ({EPOCHS} epochs of batch {BATCH}),
-{steps * V2_STEP_SECONDS / 60:.0f} min at v2's speed. A v3 pair has {words:.1f} words of input and output on average, against {V2_WORDS_PER_PAIR:.1f} in v2
+{steps * V2_STEP_SECONDS / 60:.0f} min at v2's speed. A v4 pair has {words:.1f} words of input and output on average, against {V2_WORDS_PER_PAIR:.1f} in v2
 (the short fragments and left-alone inputs balance the longer two-question and reshaped ones); if the time of a
 step follows its words, the run takes about {minutes:.0f} min, plus the validation loss of {st_valid['pairs']} pairs
 after each epoch, which leaves an hour of the session for evaluation. Measured on v3 (2026-11-27): 1,500 steps in
@@ -298,11 +298,14 @@ session (a rerun after a failure); fewer would give up the gain of more data. {s
 
 ## Benchmarks
 
-- `valid.json` (v3): this generator's valid split, all families.
-- `valid_v2.json` (v2): v2's 450 valid pairs, unchanged; none of its source questions is in v3's train
-  (checked by `check_splits` and `tests/test_dataset.py`). Score a model on both with
-  `python evaluate.py --data dataset/valid.json dataset/valid_v2.json` (outputs `valid_io.json` and
-  `valid_v2_io.json`, and a table by family for v3), or `datamod.py --valid dataset/valid_v2.json` for v2's split as the validation set.
+- `valid.json` (v4): this generator's valid split, all families.
+- `valid_v3.json` (v3): v3's 500 valid pairs, unchanged (same families; v3 had 3,846 source questions, v4 has
+  the 1,323 of `questions.txt`'s last 31 sections more).
+- `valid_v2.json` (v2): v2's 450 valid pairs, unchanged (token noise only, no reshaping families).
+  None of their source questions is in v4's train (checked by `check_splits` and `tests/test_dataset.py`).
+  Score a model on all three with `python evaluate.py --data dataset/valid.json dataset/valid_v3.json
+  dataset/valid_v2.json` (outputs `valid_io.json`, `valid_v3_io.json`, `valid_v2_io.json`, and a table by family for
+  the first two), or `datamod.py --valid dataset/valid_v3.json` for v3's split as the validation set.
 
 """
 
@@ -336,7 +339,7 @@ def render_readme(command: str, counts: QuestionCounts, st_train: dict, st_valid
 
 def print_summary(counts: QuestionCounts, st_train: dict, st_valid: dict) -> None:
     print(f"clean questions: {counts.total} (chatterbot {counts.chatterbot}, project {counts.project}); "
-          f"train {counts.train} / valid {counts.valid}; v2 valid sources kept out of train: {counts.held_out}")
+          f"train {counts.train} / valid {counts.valid}; benchmark (v2, v3 valid) sources kept out of train: {counts.held_out}")
     for name, st in (("train", st_train), ("valid", st_valid)):
         print(f"{name}: {st['pairs']} pairs from {st['sources']} questions, "
               f"clean {100 * st['identity'] / st['pairs']:.1f}%, "

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the project's own question-rewriting dataset (messy question -> clean question), v3.
+"""Generate the project's own question-rewriting dataset (messy question -> clean question), v4.
 
 Every pair is ``{"input": <message as a user might type it>, "output": <clean question(s)>}``.
 The output is a clean, well-formed source question (or two, for a message that asks two); the input is
@@ -18,8 +18,8 @@ Sources (all installed by ``pip install -r requirements.txt``, nothing copied by
   * codespell's ``codespell_lib/data/dictionary.txt`` (misspelling -> correction).
 
 The clean source questions are split into train / valid *before* noise is added, so no source question
-appears in both splits, and the source questions of v2's valid split (``valid_v2.json``, kept as a fixed
-second benchmark and never written here) are kept out of train. Every generated pair goes through
+appears in both splits, and the source questions of the earlier versions' valid splits (``valid_v2.json``,
+``valid_v3.json``, kept as fixed benchmarks and never written here) are kept out of train. Every generated pair goes through
 ``check_pair``, which asserts that the input never lost a number, a name or a negation the output carries
 and that the output is well-formed. The script prints statistics (noise rates, identity-copy BLEU/chrF) and
 writes ``train.json``, ``valid.json`` and the datasheet ``README.md`` (all atomically) into ``--out-dir``.
@@ -60,8 +60,8 @@ def parse_args(argv):
     ap.add_argument("--train-size", type=int, default=4000)
     ap.add_argument("--valid-size", type=int, default=500)
     ap.add_argument("--out-dir", type=Path, default=HERE)
-    ap.add_argument("--held-out", type=Path, default=HERE / "valid_v2.json",
-                    help="pairs whose source questions stay out of train (v2's valid split)")
+    ap.add_argument("--held-out", type=Path, nargs="+", default=[HERE / "valid_v2.json", HERE / "valid_v3.json"],
+                    help="fixed benchmarks whose source questions stay out of train (v2's and v3's valid splits)")
     ap.add_argument("--no-readme", action="store_true", help="do not (re)write README.md")
     return ap.parse_args(argv)
 
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     lexicon = build_lexicon(questions)
     held_out = load_held_out(args.held_out)
     train_q, valid_q, n_held_out = split_questions(questions, rng, args.train_size, args.valid_size, held_out)
-    train_alone, valid_alone = split_left_alone(rng, args.train_size, args.valid_size)
+    train_alone, valid_alone = split_left_alone(rng, args.train_size, args.valid_size, held_out)
     topics = project_topics()
 
     seen: set[str] = set()  # every input so far, both splits: inputs are unique across the files

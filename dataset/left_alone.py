@@ -9,6 +9,8 @@ from __future__ import annotations
 import itertools
 import random
 
+from dataset.sources import held_out_key
+
 # shares of a split's pairs (of its size): identity pairs besides the clean copies of English questions
 LEFT_ALONE_RATES = {"non_english": 0.02, "greeting_only": 0.015}
 LEFT_ALONE_DESCRIPTIONS = {
@@ -116,16 +118,19 @@ def left_alone_items() -> list[tuple[str, str]]:
     return [(text, "non_english") for text in NON_ENGLISH] + [(text, "greeting_only") for text in greeting_inputs()]
 
 
-def split_left_alone(rng: random.Random, train_size: int, valid_size: int
+def split_left_alone(rng: random.Random, train_size: int, valid_size: int, held_out: set[str]
                      ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """round(rate * size) items of each tag for each split, shuffled and dealt: valid first, then train (no
-    item in both)."""
+    item in both, nor the same item in another case: "Good evening!!" and "good evening!!"; no item of the
+    held-out benchmarks in train)."""
     train, valid = [], []
     for tag, rate in LEFT_ALONE_RATES.items():
         items = [item for item in left_alone_items() if item[1] == tag]
         rng.shuffle(items)
         n_valid, n_train = round(rate * valid_size), round(rate * train_size)
-        assert n_valid + n_train <= len(items), f"not enough {tag} items"
+        valid_keys = {held_out_key(text) for text, _ in items[:n_valid]}
+        rest = [item for item in items[n_valid:] if held_out_key(item[0]) not in valid_keys | held_out]
+        assert n_train <= len(rest), f"not enough {tag} items"
         valid += items[:n_valid]
-        train += items[n_valid:n_valid + n_train]
+        train += rest[:n_train]
     return train, valid

@@ -173,11 +173,11 @@ def project_topics() -> dict[str, str]:
     return topics
 
 
-def load_held_out(path: Path) -> set[str]:
-    """The source questions of a fixed benchmark (v2's valid split), as held_out_key()s: kept out of train."""
+def load_held_out(paths: list[Path]) -> set[str]:
+    """The source questions of the fixed benchmarks (earlier valid splits), as held_out_key()s: kept out of train."""
     import json
 
-    pairs = json.loads(path.read_text(encoding="utf-8"))
+    pairs = [pair for path in paths for pair in json.loads(path.read_text(encoding="utf-8"))]
     return {held_out_key(part) for pair in pairs for part in question_parts(pair["output"])}
 
 
@@ -224,8 +224,8 @@ def build_lexicon(questions: list[str]) -> Lexicon:
 def split_questions(questions: list[str], rng: random.Random, train_size: int, valid_size: int,
                     held_out: set[str]) -> tuple[list[str], list[str], int]:
     """Shuffles the questions in place and splits them in proportion to the sizes: (train, valid, how many
-    held-out questions were kept out of train). A held-out question (a source of v2's valid split) may land in
-    valid, never in train: the v2 benchmark stays clean for a model trained on this data."""
+    held-out questions were kept out of train). A held-out question (a source of an earlier valid split) may land
+    in valid, never in train: the fixed benchmarks stay clean for a model trained on this data."""
     rng.shuffle(questions)
     n_valid = round(len(questions) * valid_size / (train_size + valid_size))
     valid, rest = questions[:n_valid], questions[n_valid:]
