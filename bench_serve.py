@@ -32,7 +32,7 @@ from qrewrite.batching import completion_tokens
 from qrewrite.cli import fail
 from qrewrite.data import DataError, write_text_atomic
 from qrewrite.paths import check_outputs_dir, open_outputs_dir
-from qrewrite.rewriter import Rewriter
+from qrewrite.rewriter import Rewriter, add_retry_beams_argument
 
 REPO = Path(__file__).resolve().parent
 
@@ -51,7 +51,7 @@ def latency_row(name, latencies_s, wall_s, n_questions, new_tokens):
 
 def offline_rows(args, questions):
     """The engine called directly: all questions at --max-batch, then one at a time."""
-    rewriter = Rewriter(args.model, batch_size=args.max_batch)
+    rewriter = Rewriter(args.model, batch_size=args.max_batch, retry_beams=args.retry_beams)
     rewriter.rewrite_records(questions[:1])  # warm-up, as the server does
 
     def tokens(records):
@@ -146,7 +146,8 @@ def free_port():
 def start_server(args, log):
     port = free_port()
     command = [sys.executable, str(REPO / "serve.py"), "--model", args.model, "--port", str(port),
-               "--max-batch", str(args.max_batch), "--max-wait-ms", str(args.max_wait_ms),
+               "--max-batch", str(args.max_batch), "--retry-beams", str(args.retry_beams),
+               "--max-wait-ms", str(args.max_wait_ms),
                "--deadline-ms", str(args.deadline_ms), "--queue-size", str(max(256, max(args.concurrency)))]
     proc = subprocess.Popen(command, stdout=log, stderr=log, cwd=REPO)
     end = time.monotonic() + 600
@@ -183,6 +184,7 @@ def main():
     parser.add_argument("--questions", type=int, default=128, help="questions per run (the first N)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--max-batch", type=int, default=16, help="the server's, and the offline batch size")
+    add_retry_beams_argument(parser)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--deadline-ms", type=float, default=120000.0,
                         help="the server's deadline; long by default, so that every question is rewritten")

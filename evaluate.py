@@ -27,7 +27,7 @@ from qrewrite.metrics import score_with_baseline, sentence_bleu
 from qrewrite.modeling import TRAINED_MODEL, ModelError
 from qrewrite.paths import OUTPUTS, PROCESSED_DATA, check_outputs_dir, open_outputs_dir
 from qrewrite.engines import holds_int8_model
-from qrewrite.rewriter import Rewriter, fallback_kind
+from qrewrite.rewriter import Rewriter, add_retry_beams_argument, fallback_kind
 
 
 def load_data_files(paths):
@@ -154,6 +154,7 @@ def main():
                         help="int8: the int8 model quantize.py wrote beside --model (auto: what --model holds)")
     parser.add_argument("--beams", type=positive_int, default=1, help="1: greedy; more: beam search, see infer.py")
     parser.add_argument("--batch-size", type=positive_int, default=16)
+    add_retry_beams_argument(parser)
     parser.add_argument("--no-guard", dest="guard", action="store_false",
                         help="measure without the meaning guard and the language/greeting checks (see infer.py)")
     parser.add_argument("--outputs", help="folder for *_io.json and metrics.json (default: outputs, int8: outputs/int8)")
@@ -163,11 +164,12 @@ def main():
         splits = {name: pairs[:args.limit] for name, pairs in load_splits(args).items()}
         outputs = check_outputs(args, splits)
         rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams,
-                            guard=args.guard)
+                            guard=args.guard, retry_beams=args.retry_beams)
     except (DataError, ModelError) as err:
         fail(err)
 
     report = {"model": args.model, "backend": rewriter.backend, "beams": args.beams, "guard": args.guard,
+              "retry_beams": args.retry_beams,
               "splits": {}}
     for name, pairs in splits.items():
         metrics, io = evaluate_split(rewriter, pairs)

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.data import DataError
 from qrewrite.modeling import TRAINED_MODEL, ModelError
-from qrewrite.rewriter import Rewriter, fallback_kind
+from qrewrite.rewriter import Rewriter, add_retry_beams_argument, fallback_kind
 from qrewrite.stream import PartialOutput, chunks, count_questions, read_questions, text_lines
 
 CHUNK_SIZE = 512
@@ -69,6 +69,7 @@ def main():
                         help="1: greedy; more: beam search, keeping the candidate that best balances confidence "
                              "and keeping the input (fp32 only; 4 beams took 1.8x the time per question at "
                              "batch 1 here)")
+    add_retry_beams_argument(parser)
     parser.add_argument("--batch-size", type=positive_int, default=8)
     parser.add_argument("--chunk-size", type=positive_int, default=CHUNK_SIZE,
                         help="questions read, rewritten and written at a time: memory stays flat, and an "
@@ -83,7 +84,8 @@ def main():
         output = PartialOutput(args.output, args.resume, inputs) if args.output else None
         total, questions = open_questions(args)
         done, questions = output.skip_done(questions, args.chunk_size) if output else (0, questions)
-        rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams)
+        rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams,
+                            retry_beams=args.retry_beams)
     except (DataError, ModelError) as err:
         fail(err)
 

@@ -31,6 +31,17 @@ OVERLAP_WEIGHT = 1.0
 RETRY_BEAMS = 4
 
 
+def add_retry_beams_argument(parser):
+    """--retry-beams, as infer.py, evaluate.py, serve.py and bench_serve.py take it."""
+    from qrewrite.cli import positive_int
+
+    parser.add_argument("--retry-beams", type=positive_int, default=RETRY_BEAMS,
+                        help="a greedy output the safety net refuses is decoded again with this many beams and the "
+                             "best candidate that passes is kept; 1: never, the question comes back unchanged "
+                             "(measured, int8, 950 valid questions: 4 -> 14.8 questions/s, BLEU 88.84; 1 -> 27.3 "
+                             "questions/s, BLEU 86.16)")
+
+
 def max_new_tokens_for(n_input_tokens):
     """A rewrite is about as long as its input; the bound stops runaway generation early."""
     return min(2 * n_input_tokens + 16, 2 * MAX_INPUT_TOKENS)

@@ -34,6 +34,7 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
     assert set(io[0]) == {"input", "reference", "prediction", "bleu", "raw", "fallback", "restored", "retried",
                           "dropped", "invented", "changed", "meaning_changed"}
     assert {"kept", "invented", "changed", "over_correction", "content_recall"} <= set(valid["model"])
+    assert metrics["retry_beams"] == 4 and valid["retried"] == sum(r["retried"] for r in io)
 
     quantized = run_script("quantize.py", "--model", best, "--valid", pair_files[1], "--limit", "2",
                            "--latency-questions", "2", "--outputs", outputs)
@@ -43,9 +44,11 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
     assert int8["size_mb"] < engines["fp32 transformers"]["size_mb"] and engines["fp32 transformers"]["same_as_fp32"] == 1
     assert {"latency_ms_batch1", "tokens_per_s_batch1", "tokens_per_s_batch64", "valid_bleu"} <= set(int8)
 
-    run_script("evaluate.py", "--model", best, "--backend", "int8", "--data", pair_files[1], "--outputs", outputs / "q")
+    run_script("evaluate.py", "--model", best, "--backend", "int8", "--data", pair_files[1], "--outputs", outputs / "q",
+               "--retry-beams", "1")
     int8_metrics = json.loads((outputs / "q" / "metrics.json").read_text())
     assert int8_metrics["backend"] == "int8" and int8_metrics["splits"]["valid"]["model"]["count"] == 2
+    assert int8_metrics["retry_beams"] == 1 and int8_metrics["splits"]["valid"]["retried"] == 0
 
     rewritten = run_script("infer.py", "--model", weights / "int8", "hi waht is teh capital of frnace", "")
     assert len(rewritten.stdout.splitlines()) == 2

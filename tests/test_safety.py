@@ -102,6 +102,7 @@ BAD_INPUTS = [
     ("infer.py", ["--model", "{ws}/model", "--batch-size", "0", "hi"], "--batch-size"),
     ("infer.py", ["--model", "{ws}/model", "--batch-size", "-1", "hi"], "--batch-size"),
     ("infer.py", ["--model", "{ws}/model", "--beams", "0", "hi"], "--beams"),
+    ("infer.py", ["--model", "{ws}/model", "--retry-beams", "0", "hi"], "--retry-beams"),
     ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/latin1.txt"], "not UTF-8"),
     ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/bad.jsonl"], "line 3"),
     ("infer.py", ["--model", "nope/model", "hi"], "nope/model"),
