@@ -54,6 +54,6 @@ def check_splits(train: list[dict], valid: list[dict], common: set[str], held_ou
     train_sources = {held_out_key(q) for p in train for q in question_parts(p["output"])}
     valid_sources = {held_out_key(q) for p in valid for q in question_parts(p["output"])}
     assert not train_sources & valid_sources, "a clean question is in both splits"
-    assert not train_sources & held_out, "a source question of a held-out benchmark (valid_v2/valid_v3.json) is in train"
+    assert not train_sources & held_out, "a source question of a held-out benchmark (valid_v2/v3.json) is in train"
     for p in train + valid:
         check_pair(p["input"], p["output"], common, alone=is_left_alone(p))

@@ -260,6 +260,28 @@ def context_kept(position, source, output_words, sides=("left", "right")):
     return any(close_match(w, output_words) for w in near) if near else True
 
 
+# Words of the remarks about the asker, not the question, that hold a negation: "no idea", "not sure if this is the
+# right place", "I'm not very good with this stuff", "couldn't find a clear answer", "no rush". Such a remark may
+# go; a negation in any other sentence must stay ("I'm not at home", "a debt I don't recognize").
+ASKER_REMARK_WORDS = set("""
+idea sure know knows knew clue answer expert good explain explained understand understood find found help helped
+sense clear luck rush hurry worries stuff
+""".split())
+
+
+def in_asker_remark(position, source):
+    """Whether the negation at `position` stands in a remark about the asker: one of the 3 content words after it
+    (same sentence) is an ASKER_REMARK_WORDS word, misspelt or chat-speak as it may be ("idk if this makes snse",
+    "not very gud with this stuff")."""
+    source_words, sentence = words(source), sentence_ids(source)
+    after = [plain(source_words[j]) for j in range(position + 1, len(source_words))
+             if sentence[j] == sentence[position] and source_words[j].lower() not in STOPWORDS
+             and not is_negation(source_words[j].lower())][:3]
+    after = [CHAT_SPEAK.get(w, w) for w in after]
+    return any(close_match(w, ASKER_REMARK_WORDS) or any(one_edit_apart(w, r) for r in ASKER_REMARK_WORDS)
+               for w in after)
+
+
 def dropped_items(source, output):
     """Numbers of `source` that `output` lost, and its names and negations lost while keeping the words around
     them. A number counts wherever it stood: "got an iPhone 13. how do I ..." must keep the 13 (no shipped
@@ -269,9 +291,10 @@ def dropped_items(source, output):
     dropped = [n for n, _ in numbers(source) if n not in output_numbers]
     dropped += [n for n, i in names(source) if not close_match(n, output_words)
                 and context_kept(i, source, output_words)]
-    # a negation governs the words after it: "no [idea]", "nobody [knows]", "didn't [explain]"
+    # a negation governs the words after it: it must stay where they stay, or where they are not a remark about
+    # the asker ("no [idea]", "nobody [knows]", "didn't [explain]" may go with their remark)
     kept_negations = [i for _, i in negations(source, fuzzy=True)
-                      if context_kept(i, source, output_words, sides=("right",))]
+                      if context_kept(i, source, output_words, sides=("right",)) or not in_asker_remark(i, source)]
     if len(negations(output)) < len(kept_negations):
         dropped.append("negation")
     return list(dict.fromkeys(dropped))

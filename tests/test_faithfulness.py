@@ -31,6 +31,16 @@ GUARD_CASES = [
      None),
     ("my boss asked me and I had no idea. which US city is the City of Brotherly Love",
      "Which US city is the City of Brotherly Love?", None),
+    # a negation may go with a remark about the asker, typed as it may be; any other must stay
+    ("idk if thiis mkaes sense  but how many sides  does the hme plate in baseball have?",
+     "How many sides does the home plate in baseball have?", None),
+    ("i'm not very gud with this stuff. how do i reset my router", "How do I reset my router?", None),
+    ("I'm not at home... can someone else sjgn for my package", "Can someone else sign for my package?",
+     "dropped: negation"),
+    ("hey there how much should i give as a wedding gift... i'm not bringing a plus-one",
+     "How much should I give as a wedding gift?", "dropped: negation"),
+    ("hey there how much should i give as a wedding gift... i'm not bringing a plus-one",
+     "How much should I give as a wedding gift if I'm not bringing a plus-one?", None),
     # a misspelling "corrected" into another word, a word swapped: changed words
     ("Is there a pharjacy open after 10 pm near Union Square?!?", "Is there a phone open after 10 pm near Union Square?",
      "changed: phone"),
@@ -97,8 +107,8 @@ def test_inputs_left_alone(question, reason):
 
 
 def test_no_false_alarm_on_most_shipped_references():
-    # The references are correct rewrites: the guard must pass almost all of them (measured: 32 of 4,500 flagged,
-    # 8 of them for a changed word), and the language/greeting check must never skip an input that needs a
+    # The references are correct rewrites: the guard must pass almost all of them (measured on v4: 42 of 4,500
+    # flagged, 21 of them for a changed word), and the language/greeting check must never skip an input that needs a
     # rewrite (it skips 141 of the 158 left-alone ones, whose reference is the input itself).
     pairs = [p for name in ("train", "valid") for p in json.loads((REPO / "dataset" / f"{name}.json").read_text())]
     flagged = [p for p in pairs if change_reason(p["input"], p["output"])]
