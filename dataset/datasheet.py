@@ -167,8 +167,8 @@ sorted file listings.
    uppercase letter and ending with "?"; every digit sequence of the output is in the input; every negation
    (not, no, never, cannot, n't, ...) of the output is in the input in some form (dont and idk count); every
    capitalised word, product name or number-word of the output is in the input, ignoring case. A left-alone
-   pair is its own output. `check_splits` asserts that no source question is in both splits or in train and
-   `valid_v2.json`.
+   pair is its own output. `check_splits` asserts that no source question is in both splits, or in train and
+   a fixed benchmark (`valid_v2.json`, `valid_v3.json`).
 
 """
 
