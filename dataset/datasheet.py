@@ -290,9 +290,9 @@ doubling of the data added 1.6 then 2.6 valid BLEU, so the data is as large as t
 {steps * V2_STEP_SECONDS / 60:.0f} min at v2's speed. A v4 pair has {words:.1f} words of input and output on average, against {V2_WORDS_PER_PAIR:.1f} in v2
 (the short fragments and left-alone inputs balance the longer two-question and reshaped ones); if the time of a
 step follows its words, the run takes about {minutes:.0f} min, plus the validation loss of {st_valid['pairs']} pairs
-after each epoch, which leaves an hour of the session for evaluation. Measured on v3 (2026-11-27): 1,500 steps in
-about 64 min of training (2.0-2.3 s a step; 73.0 min of wall time, 9.5 min of it paused for other jobs), the
-estimate above being on the safe side. More pairs would not fit twice in a
+after each epoch, which leaves an hour of the session for evaluation. Measured on v4 (2026-11-27): 1,500 steps and
+the four validation passes in 57.0 min, alone on the machine (1.5-3.6 s a step), peak memory 5.3 GiB; on v3,
+about 64 min of training. The estimate above is on the safe side. More pairs would not fit twice in a
 session (a rerun after a failure); fewer would give up the gain of more data. {st_valid['pairs']} valid pairs
 (v2: 450) give each reshaping family at least a dozen valid pairs.
 
