@@ -295,7 +295,7 @@ def dropped_items(source, output):
     # the asker ("no [idea]", "nobody [knows]", "didn't [explain]" may go with their remark)
     kept_negations = [i for _, i in negations(source, fuzzy=True)
                       if context_kept(i, source, output_words, sides=("right",)) or not in_asker_remark(i, source)]
-    if len(negations(output)) < len(kept_negations):
+    if len(negations(output, fuzzy=True)) < len(kept_negations):  # a misspelt one kept as typed is kept
         dropped.append("negation")
     return list(dict.fromkeys(dropped))
 

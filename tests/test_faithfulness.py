@@ -21,6 +21,7 @@ GUARD_CASES = [
     ("Is there a wya to transfer $2,000 from my Chase accoun instntly on a Sunday witthout paying a fee",
      "Is there a way to transfer $2,000 from my Chase account without paying a fee?", "dropped: Sunday"),
     ("how do i sharpen a knife withot a whetstone", "How do I sharpen a knife without a whetstone?", None),
+    ("how do I switch bfanches widthout committing?", "How do I switch branches widthout committing?", None),
     ("I WAS JIST WONDERING WHICH FIIVE COUNTRIES BORDRE SWITZERLAND", "Which five countries border Switzerland?",
      None),
     ("should i stretch b4 or after a run", "Should I stretch before or after a run?", None),
