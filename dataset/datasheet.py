@@ -149,7 +149,8 @@ sorted file listings.
 2. **Split first.** The clean questions are shuffled with the seed and split in proportion to
    the requested sizes. No source question is in both splits. The source questions of the earlier valid
    splits (`valid_v2.json`, `valid_v3.json`) never go to train: those drawn into train are left out
-   ({counts.held_out} questions), so those benchmarks stay unseen. Train uses {counts.train} questions, valid {counts.valid}.
+   ({counts.held_out} questions), so those benchmarks stay unseen. Train uses {counts.train} questions, valid
+   {counts.valid}.
 3. **Shapes.** Each split holds {pct(st_train['identity'], st_train['pairs'])} clean copies (one per question,
    for the first {round(100 * IDENTITY_RATE)}% of its pairs) and the left-alone inputs (table below). Of the
    other inputs, each reshaping family takes its share (table below) among the questions whose shape it handles,
@@ -339,7 +340,8 @@ def render_readme(command: str, counts: QuestionCounts, st_train: dict, st_valid
 
 def print_summary(counts: QuestionCounts, st_train: dict, st_valid: dict) -> None:
     print(f"clean questions: {counts.total} (chatterbot {counts.chatterbot}, project {counts.project}); "
-          f"train {counts.train} / valid {counts.valid}; benchmark (v2, v3 valid) sources kept out of train: {counts.held_out}")
+          f"train {counts.train} / valid {counts.valid}; "
+          f"benchmark (v2, v3 valid) sources kept out of train: {counts.held_out}")
     for name, st in (("train", st_train), ("valid", st_valid)):
         print(f"{name}: {st['pairs']} pairs from {st['sources']} questions, "
               f"clean {100 * st['identity'] / st['pairs']:.1f}%, "

@@ -19,9 +19,9 @@ Sources (all installed by ``pip install -r requirements.txt``, nothing copied by
 
 The clean source questions are split into train / valid *before* noise is added, so no source question
 appears in both splits, and the source questions of the earlier versions' valid splits (``valid_v2.json``,
-``valid_v3.json``, kept as fixed benchmarks and never written here) are kept out of train. Every generated pair goes through
-``check_pair``, which asserts that the input never lost a number, a name or a negation the output carries
-and that the output is well-formed. The script prints statistics (noise rates, identity-copy BLEU/chrF) and
+``valid_v3.json``, kept as fixed benchmarks and never written here) are kept out of train. Every generated
+pair goes through ``check_pair``, which asserts that the input never lost a number, a name or a negation the
+output carries and that the output is well-formed. The script prints statistics (noise rates, identity-copy BLEU/chrF) and
 writes ``train.json``, ``valid.json`` and the datasheet ``README.md`` (all atomically) into ``--out-dir``.
 
 The steps, one module each in this folder: ``sources.py`` (clean questions, codespell, the split),
@@ -56,11 +56,12 @@ from qrewrite.data import write_json_atomic, write_text_atomic  # noqa: E402
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=0)
-    # 4000 train pairs: 1,500 steps of batch 8 over 3 epochs, about 64 min of training measured on 2 CPU cores (see the datasheet)
+    # 4000 train pairs: 1,500 steps of batch 8 over 3 epochs, 57 min measured on 2 CPU cores (v4; see the datasheet)
     ap.add_argument("--train-size", type=int, default=4000)
     ap.add_argument("--valid-size", type=int, default=500)
     ap.add_argument("--out-dir", type=Path, default=HERE)
-    ap.add_argument("--held-out", type=Path, nargs="+", default=[HERE / "valid_v2.json", HERE / "valid_v3.json"],
+    ap.add_argument("--held-out", type=Path, nargs="+",
+                    default=[HERE / "valid_v2.json", HERE / "valid_v3.json"],
                     help="fixed benchmarks whose source questions stay out of train (v2's and v3's valid splits)")
     ap.add_argument("--no-readme", action="store_true", help="do not (re)write README.md")
     return ap.parse_args(argv)

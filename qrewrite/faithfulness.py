@@ -246,17 +246,19 @@ def sentence_ids(text):
     return ids
 
 
+def content_neighbours(position, source, side, count):
+    """The `count` content words nearest to the source word at `position` on one side ("left" or "right"), in its
+    sentence, nearest first (stopwords and negations skipped)."""
+    source_words, sentence = words(source), sentence_ids(source)
+    order = reversed(range(position)) if side == "left" else range(position + 1, len(source_words))
+    return [source_words[j] for j in order if sentence[j] == sentence[position]
+            and source_words[j].lower() not in STOPWORDS and not is_negation(source_words[j].lower())][:count]
+
+
 def context_kept(position, source, output_words, sides=("left", "right")):
     """Whether the rewrite keeps a content word next to a source word (2 on each side, same sentence): if it
     keeps none, the remark around it was dropped as filler ("I saw it on a TV show"), which changes no question."""
-    source_words, sentence = words(source), sentence_ids(source)
-    content = lambda j: (sentence[j] == sentence[position] and source_words[j].lower() not in STOPWORDS
-                         and not is_negation(source_words[j].lower()))
-    near = []
-    if "left" in sides:
-        near += [source_words[j] for j in reversed(range(position)) if content(j)][:2]
-    if "right" in sides:
-        near += [source_words[j] for j in range(position + 1, len(source_words)) if content(j)][:2]
+    near = [w for side in sides for w in content_neighbours(position, source, side, 2)]
     return any(close_match(w, output_words) for w in near) if near else True
 
 
@@ -273,11 +275,7 @@ def in_asker_remark(position, source):
     """Whether the negation at `position` stands in a remark about the asker: one of the 3 content words after it
     (same sentence) is an ASKER_REMARK_WORDS word, misspelt or chat-speak as it may be ("idk if this makes snse",
     "not very gud with this stuff")."""
-    source_words, sentence = words(source), sentence_ids(source)
-    after = [plain(source_words[j]) for j in range(position + 1, len(source_words))
-             if sentence[j] == sentence[position] and source_words[j].lower() not in STOPWORDS
-             and not is_negation(source_words[j].lower())][:3]
-    after = [CHAT_SPEAK.get(w, w) for w in after]
+    after = [CHAT_SPEAK.get(plain(w), plain(w)) for w in content_neighbours(position, source, "right", 3)]
     return any(close_match(w, ASKER_REMARK_WORDS) or any(one_edit_apart(w, r) for r in ASKER_REMARK_WORDS)
                for w in after)
 
