@@ -128,8 +128,8 @@ def split_left_alone(rng: random.Random, train_size: int, valid_size: int, held_
         items = [item for item in left_alone_items() if item[1] == tag]
         rng.shuffle(items)
         n_valid, n_train = round(rate * valid_size), round(rate * train_size)
-        valid_keys = {held_out_key(text) for text, _ in items[:n_valid]}
-        rest = [item for item in items[n_valid:] if held_out_key(item[0]) not in valid_keys | held_out]
+        kept_out = held_out | {held_out_key(text) for text, _ in items[:n_valid]}
+        rest = [item for item in items[n_valid:] if held_out_key(item[0]) not in kept_out]
         assert n_train <= len(rest), f"not enough {tag} items"
         valid += items[:n_valid]
         train += rest[:n_train]

@@ -246,19 +246,23 @@ def sentence_ids(text):
     return ids
 
 
-def content_neighbours(position, source, side, count):
-    """The `count` content words nearest to the source word at `position` on one side ("left" or "right"), in its
-    sentence, nearest first (stopwords and negations skipped)."""
+def content_neighbours(position, source, sides, count):
+    """The `count` content words nearest to the source word at `position` on each side of `sides` ("left",
+    "right"), in its sentence, nearest first (stopwords and negations skipped)."""
     source_words, sentence = words(source), sentence_ids(source)
-    order = reversed(range(position)) if side == "left" else range(position + 1, len(source_words))
-    return [source_words[j] for j in order if sentence[j] == sentence[position]
-            and source_words[j].lower() not in STOPWORDS and not is_negation(source_words[j].lower())][:count]
+
+    def nearest(order):
+        return [source_words[j] for j in order if sentence[j] == sentence[position]
+                and source_words[j].lower() not in STOPWORDS and not is_negation(source_words[j].lower())][:count]
+
+    orders = {"left": reversed(range(position)), "right": range(position + 1, len(source_words))}
+    return [w for side in sides for w in nearest(orders[side])]
 
 
 def context_kept(position, source, output_words, sides=("left", "right")):
     """Whether the rewrite keeps a content word next to a source word (2 on each side, same sentence): if it
     keeps none, the remark around it was dropped as filler ("I saw it on a TV show"), which changes no question."""
-    near = [w for side in sides for w in content_neighbours(position, source, side, 2)]
+    near = content_neighbours(position, source, sides, 2)
     return any(close_match(w, output_words) for w in near) if near else True
 
 
@@ -275,7 +279,7 @@ def in_asker_remark(position, source):
     """Whether the negation at `position` stands in a remark about the asker: one of the 3 content words after it
     (same sentence) is an ASKER_REMARK_WORDS word, misspelt or chat-speak as it may be ("idk if this makes snse",
     "not very gud with this stuff")."""
-    after = [CHAT_SPEAK.get(plain(w), plain(w)) for w in content_neighbours(position, source, "right", 3)]
+    after = [CHAT_SPEAK.get(plain(w), plain(w)) for w in content_neighbours(position, source, ("right",), 3)]
     return any(close_match(w, ASKER_REMARK_WORDS) or any(one_edit_apart(w, r) for r in ASKER_REMARK_WORDS)
                for w in after)
 
