@@ -32,7 +32,9 @@ from qrewrite.metrics import score
 from qrewrite.modeling import TRAINED_MODEL, ModelError, embedded_gguf_path, load_model, resolve_model
 from qrewrite.paths import (OUTPUTS, check_output_dir, check_outputs_dir, discard, open_outputs_dir, replace_dir,
                             staging_dir)
+from qrewrite.prompt import training_example
 from qrewrite.rewriter import Rewriter
+from qrewrite.smoothing import smooth
 
 GGUF_NAME = "model-q8_0.gguf"
 OWNER = "quantize.py"
@@ -99,17 +101,27 @@ def export_gguf_q8_0(model, tokenizer, path):
     writer.close()
 
 
-def quantize(model_dir, out_dir):
+def quantize(model_dir, out_dir, calibration=None):
     """model_dir (safetensors) -> out_dir: a CTranslate2 int8 model plus the tokenizer files, swapped in whole.
-    out_dir must be new, empty or an earlier output of quantize.py (check_output_dir)."""
+    out_dir must be new, empty or an earlier output of quantize.py (check_output_dir). calibration: token id
+    lists to smooth the activations on first (qrewrite/smoothing.py); None converts the model as it is.
+    Returns whether it was smoothed."""
     from ctranslate2.converters import TransformersConverter
 
     source = resolve_model(model_dir)
     out_dir = check_output_dir(out_dir, OWNER, inputs=[model_dir])
     staged = staging_dir(out_dir)
     try:
-        TransformersConverter(source).convert(str(staged), quantization="int8", force=True)
-        load_tokenizer(source).save_pretrained(staged)
+        with tempfile.TemporaryDirectory(prefix="smoothed.") as smoothed_dir:
+            smoothed = False
+            if calibration:
+                model, _ = load_model(model_dir, device="cpu", dtype=torch.float32)
+                if smoothed := smooth(model, calibration):
+                    model.save_pretrained(smoothed_dir)
+                    load_tokenizer(source).save_pretrained(smoothed_dir)
+                    source = smoothed_dir
+            TransformersConverter(source).convert(str(staged), quantization="int8", force=True)
+            load_tokenizer(source).save_pretrained(staged)
         replace_dir(staged, out_dir, OWNER, hashed=["model.bin"])
     except (ValueError, NotImplementedError) as err:
         discard(staged)
@@ -117,7 +129,12 @@ def quantize(model_dir, out_dir):
     except BaseException:
         discard(staged)
         raise
-    return out_dir / "model.bin"
+    return smoothed
+
+
+def calibration_examples(path, count, tokenizer):
+    """Token ids (prompt and rewrite, as in training) of the first `count` pairs of a JSON file of pairs."""
+    return [training_example(tokenizer, pair)["input_ids"] for pair in load_pairs(path)[:count]]
 
 
 def export_gguf_dir(model_dir, out_dir):
@@ -162,13 +179,15 @@ def folder_size_mb(path, pattern):
 
 
 def measure(rewriter, questions, references, batch_sizes, latency_questions):
-    """Latency at batch 1, new tokens/s at each batch size, valid BLEU and the greedy outputs (largest batch)."""
+    """Latency of one question alone, new tokens/s at each batch size (the generation only: prompt building and
+    the engine, not the safety net, which is the same for every engine), valid BLEU of the rewrites as infer.py
+    gives them (safety net included), and the raw greedy outputs of the largest batch."""
     result = {}
     count_tokens = lambda texts: sum(len(rewriter.tokenizer(t).input_ids) + 1 for t in texts)  # +1: end of turn
     rewriter.batch_size = 1
     rewriter.generate(questions[:2])  # warm-up
     start = time.perf_counter()
-    outputs = rewriter.generate(questions[:latency_questions])
+    outputs = [rewriter.generate([question])[0] for question in questions[:latency_questions]]  # the next after
     elapsed = time.perf_counter() - start
     result["latency_ms_batch1"] = round(1000 * elapsed / latency_questions, 1)
     result["tokens_per_s_batch1"] = round(count_tokens(outputs) / elapsed, 1)
@@ -176,29 +195,36 @@ def measure(rewriter, questions, references, batch_sizes, latency_questions):
     for batch_size in batch_sizes[-1:] if one_at_a_time else batch_sizes:
         rewriter.batch_size = batch_size
         start = time.perf_counter()
-        records = rewriter.rewrite_records(questions)
-        outputs = [r["raw"] for r in records]
+        outputs = rewriter.generate(questions)
         result[f"tokens_per_s_batch{batch_size}"] = round(count_tokens(outputs) / (time.perf_counter() - start), 1)
     for batch_size in batch_sizes:
         result.setdefault(f"tokens_per_s_batch{batch_size}", result[f"tokens_per_s_batch{batch_sizes[-1]}"])
-    result["valid_bleu"] = score([r["rewrite"] for r in records], references)["bleu"]
+    result["valid_bleu"] = score(rewriter.rewrite(questions), references)["bleu"]
     return result, outputs
 
 
-def engines_to_measure(model_dir, int8_dir, gguf_dir):
-    """{label: (a function that opens the engine, its size on disk in MB)}: fp32, the int8 engine(s) and the
-    int8 path before batching."""
+def engines_to_measure(model_dir, int8_dir, smoothed, compared_dir):
+    """{label: (a function that opens the engine, its size on disk in MB)}: fp32, the int8 engine, the same
+    engine on the model converted without smoothing, and the int8 path before batching (where it applies)."""
     threads = torch.get_num_threads()
-    fp32_mb, int8_mb = folder_size_mb(resolve_model(model_dir), "*.safetensors"), folder_size_mb(int8_dir, "*.bin")
-    engines = {"fp32 transformers": (lambda: TorchEngine(model_dir, device="cpu"), fp32_mb)}
-    if gguf_dir:
-        gguf_mb = folder_size_mb(gguf_dir, "*.gguf")
-        engines["int8 llama.cpp, one at a time (before)"] = (lambda: SequentialLlamaCpp(gguf_dir), gguf_mb)
-    engines[f"int8 CTranslate2, {threads} workers x 1 thread"] = (
-        lambda: CTranslate2Engine(int8_dir, threads=threads, inter_threads=threads), int8_mb)
-    if threads > 1:
-        engines[f"int8 CTranslate2, 1 worker x {threads} threads"] = (
-            lambda: CTranslate2Engine(int8_dir, threads=threads, inter_threads=1), int8_mb)
+    ctranslate2 = lambda folder: lambda: CTranslate2Engine(folder, threads=threads, inter_threads=threads)
+    layout = f"{threads} workers x 1 thread"
+    engines = {"fp32 transformers": (lambda: TorchEngine(model_dir, device="cpu"),
+                                     folder_size_mb(resolve_model(model_dir), "*.safetensors"))}
+    try:
+        gguf_dir = Path(compared_dir) / "gguf"
+        export_gguf_dir(model_dir, gguf_dir)
+        engines["int8 llama.cpp, one at a time (before)"] = (lambda: SequentialLlamaCpp(gguf_dir),
+                                                             folder_size_mb(gguf_dir, "*.gguf"))
+    except ModelError as err:
+        print(f"no llama.cpp comparison: {err}")
+    if smoothed:
+        plain_dir = Path(compared_dir) / "plain"
+        quantize(model_dir, plain_dir)
+        engines[f"int8 CTranslate2, not smoothed, {layout}"] = (ctranslate2(plain_dir),
+                                                                 folder_size_mb(plain_dir, "*.bin"))
+    label = f"int8 CTranslate2, {'smoothed' if smoothed else 'not smoothed'}, {layout} (this model)"
+    engines[label] = (ctranslate2(int8_dir), folder_size_mb(int8_dir, "*.bin"))
     return engines
 
 
@@ -206,6 +232,10 @@ def main():
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=TRAINED_MODEL, help="fp32 model folder from finetune.py")
     parser.add_argument("--out", help="int8 model folder (default: <model>/../int8)")
+    parser.add_argument("--calibration", default="dataset/train.json",
+                        help="pairs (the model's training data) whose activations set the smoothing")
+    parser.add_argument("--calibration-size", type=positive_int, default=256, help="calibration pairs used")
+    parser.add_argument("--no-smoothing", action="store_true", help="convert without smoothing the activations")
     parser.add_argument("--valid", default="dataset/valid.json", help="pairs for the quality and speed figures")
     parser.add_argument("--limit", type=positive_int, default=200, help="validation pairs to measure on")
     parser.add_argument("--latency-questions", type=positive_int, default=32, help="questions timed one at a time")
@@ -215,33 +245,34 @@ def main():
 
     out_dir = Path(args.out) if args.out else int8_dir_for(args.model)
     try:
-        check_output_dir(out_dir, OWNER, inputs=[args.model, args.valid])
+        check_output_dir(out_dir, OWNER, inputs=[args.model, args.valid, args.calibration])
         pairs = []
         if not args.skip_benchmark:
             pairs = load_pairs(args.valid)[:args.limit]
             check_outputs_dir(args.outputs, ["quantize.json"], inputs=[args.model, args.valid, out_dir])
+        calibration = None
+        if not args.no_smoothing:
+            calibration = calibration_examples(args.calibration, args.calibration_size,
+                                               load_tokenizer(resolve_model(args.model)))
         start = time.perf_counter()
-        model_path = quantize(args.model, out_dir)
+        smoothed = quantize(args.model, out_dir, calibration)
     except (DataError, ModelError) as err:
         fail(err)
-    print(f"wrote {model_path} in {time.perf_counter() - start:.0f} s")
+    how = "smoothed on {} pairs of {}".format(len(calibration), args.calibration) if smoothed else "not smoothed"
+    print(f"wrote {out_dir / 'model.bin'} ({how}) in {time.perf_counter() - start:.0f} s")
     if not args.skip_benchmark:
-        benchmark(args, out_dir, pairs)
+        benchmark(args, out_dir, pairs, smoothed)
 
 
-def benchmark(args, out_dir, pairs):
+def benchmark(args, out_dir, pairs, smoothed):
     """Every engine on the same questions; prints a table and writes outputs/quantize.json."""
     questions, references = [p["input"] for p in pairs], [p["output"] for p in pairs]
-    with tempfile.TemporaryDirectory() as gguf_dir:
-        try:
-            export_gguf_dir(args.model, gguf_dir)
-        except ModelError as err:
-            print(f"no llama.cpp comparison: {err}")
-            gguf_dir = None
-        report = {"model": args.model, "int8_model": str(out_dir), "valid": args.valid, "examples": len(pairs),
-                  "threads": torch.get_num_threads(), "batch_sizes": [1, *BATCH_SIZES], "engines": {}}
+    report = {"model": args.model, "int8_model": str(out_dir), "smoothed": smoothed, "valid": args.valid,
+              "examples": len(pairs), "threads": torch.get_num_threads(), "batch_sizes": [1, *BATCH_SIZES],
+              "engines": {}}
+    with tempfile.TemporaryDirectory() as compared_dir:
         fp32_outputs = None
-        for label, (open_engine, size_mb) in engines_to_measure(args.model, out_dir, gguf_dir).items():
+        for label, (open_engine, size_mb) in engines_to_measure(args.model, out_dir, smoothed, compared_dir).items():
             print(f"measuring {label} on {len(questions)} questions", flush=True)
             # greedy only (no second search of refused outputs): the engines' own speed and drift
             rewriter = Rewriter(args.model, engine=open_engine(), retry_beams=1)

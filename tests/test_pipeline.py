@@ -36,11 +36,13 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
     assert {"kept", "invented", "changed", "over_correction", "content_recall"} <= set(valid["model"])
     assert metrics["retry_beams"] == 4 and valid["retried"] == sum(r["retried"] for r in io)
 
-    quantized = run_script("quantize.py", "--model", best, "--valid", pair_files[1], "--limit", "2",
-                           "--latency-questions", "2", "--outputs", outputs)
-    assert "| int8 CTranslate2" in quantized.stdout
-    engines = json.loads((outputs / "quantize.json").read_text())["engines"]
-    int8 = next(figures for label, figures in engines.items() if label.startswith("int8 CTranslate2"))
+    quantized = run_script("quantize.py", "--model", best, "--calibration", pair_files[0], "--valid", pair_files[1],
+                           "--limit", "2", "--latency-questions", "2", "--outputs", outputs)
+    assert f"smoothed on 6 pairs of {pair_files[0]}" in quantized.stdout
+    report = json.loads((outputs / "quantize.json").read_text())
+    engines = report["engines"]
+    assert report["smoothed"] and any(label.startswith("int8 CTranslate2, not smoothed") for label in engines)
+    int8 = next(figures for label, figures in engines.items() if label.startswith("int8 CTranslate2, smoothed"))
     assert int8["size_mb"] < engines["fp32 transformers"]["size_mb"] and engines["fp32 transformers"]["same_as_fp32"] == 1
     assert {"latency_ms_batch1", "tokens_per_s_batch1", "tokens_per_s_batch64", "valid_bleu"} <= set(int8)
 

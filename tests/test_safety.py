@@ -135,6 +135,10 @@ BAD_INPUTS = [
     ("quantize.py", ["--model", "{ws}/model", "--out", "{ws}/run/best", "--skip-benchmark"],
      "written by finetune.py"),
     ("quantize.py", ["--model", "{ws}/model", "--out", "{ws}/new", "--limit", "0"], "--limit"),
+    ("quantize.py", ["--model", "{ws}/model", "--out", "{ws}/new", "--calibration", "{ws}/nope.json",
+                     "--skip-benchmark"], "nope.json"),
+    ("quantize.py", ["--model", "{ws}/model", "--out", "{ws}/new", "--calibration", "{ws}/empty.json",
+                     "--skip-benchmark"], "the list is empty"),
 ]
 
 
