@@ -1,20 +1,24 @@
 """Step 4: int8 model for fast CPU inference, with its size, speed and quality measured.
 
-Converts the fine-tuned model with CTranslate2 (int8 weights, one scale per row) into
-weights/<method>/int8; CTranslate2's C++ generator decodes a whole batch at once, greedy or with
-beam search (qrewrite/engines.py). Chosen by measurement over llama.cpp with several sequences
-per decode call (README, "Batched int8"). Any architecture CTranslate2's converter knows is
-supported (Llama and Qwen2 are tested).
+Smooths the activations on a few training pairs (qrewrite/smoothing.py: exact in float, it moves
+large activation channels into the weights), then converts the model with CTranslate2 (int8 weights,
+one scale per row; activations int8 per token at run time) into weights/<method>/int8;
+CTranslate2's C++ generator decodes a whole batch at once, greedy or with beam search
+(qrewrite/engines.py). Chosen by measurement over llama.cpp with several sequences per decode call
+(README, "Batched int8"). Any architecture CTranslate2's converter knows is supported (Llama and
+Qwen2 are tested; smoothing applies to Llama, Qwen2 and Mistral layers, others convert as they are).
 
-Then measures, on the same validation questions: fp32 (transformers), the int8 engine, and the
-int8 path from before (GGUF Q8_0 through llama-cpp-python, one question at a time; its exporter
-below serves this comparison only, for Llama models with SmolLM2's tokenizer): size on disk,
-latency per question at batch 1, new tokens/s at batch 1, 4, 16 and 64, valid BLEU and the share
-of greedy outputs identical to fp32's; prints a table and writes outputs/quantize.json.
+Then measures, on the same validation questions: fp32 (transformers), the int8 engine, the same
+engine on the model converted without smoothing, and the int8 path from before (GGUF Q8_0 through
+llama-cpp-python, one question at a time; its exporter below serves this comparison only, for
+Llama models with SmolLM2's tokenizer): size on disk, latency of one question alone, new tokens/s
+at batch 1, 4, 16 and 64, valid BLEU and the share of greedy outputs identical to fp32's; prints a
+table and writes outputs/quantize.json.
 
     python quantize.py                                   # weights/full/best -> weights/full/int8
     python quantize.py --model weights/lora/best --out weights/lora/int8
     python quantize.py --skip-benchmark                  # convert only
+    python quantize.py --calibration my_train.json       # smooth on your own training pairs
     python infer.py --model weights/full/int8 "waht is teh capital of frnace"
 """
 import argparse
