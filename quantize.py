@@ -119,10 +119,10 @@ def quantize(model_dir, out_dir, calibration=None):
         with tempfile.TemporaryDirectory(prefix="smoothed.") as smoothed_dir:
             smoothed = False
             if calibration:
-                model, _ = load_model(model_dir, device="cpu", dtype=torch.float32)
+                model, tokenizer = load_model(model_dir, device="cpu", dtype=torch.float32)
                 if smoothed := smooth(model, calibration):
                     model.save_pretrained(smoothed_dir)
-                    load_tokenizer(source).save_pretrained(smoothed_dir)
+                    tokenizer.save_pretrained(smoothed_dir)  # the converter reads the vocabulary from here
                     source = smoothed_dir
             TransformersConverter(source).convert(str(staged), quantization="int8", force=True)
             load_tokenizer(source).save_pretrained(staged)
