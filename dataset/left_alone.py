@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from dataset.sources import held_out_key
+from dataset.sources import SizeError, held_out_key
 
 # shares of a split's pairs (of its size): identity pairs besides the clean copies of English questions
 LEFT_ALONE_RATES = {"non_english": 0.02, "greeting_only": 0.015}
@@ -122,15 +122,17 @@ def split_left_alone(rng: random.Random, train_size: int, valid_size: int, held_
                      ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """round(rate * size) items of each tag for each split, shuffled and dealt: valid first, then train (no
     item in both, nor the same item in another case: "Good evening!!" and "good evening!!"; no item of the
-    held-out benchmarks in train)."""
+    held-out benchmarks in train). A train split larger than the lists allow gets all that is left: each input
+    appears once in the data."""
     train, valid = [], []
     for tag, rate in LEFT_ALONE_RATES.items():
         items = [item for item in left_alone_items() if item[1] == tag]
         rng.shuffle(items)
         n_valid, n_train = round(rate * valid_size), round(rate * train_size)
+        if n_valid >= len(items):
+            raise SizeError(f"{len(items)} {tag} items for {n_valid} in valid")
         kept_out = held_out | {held_out_key(text) for text, _ in items[:n_valid]}
         rest = [item for item in items[n_valid:] if held_out_key(item[0]) not in kept_out]
-        assert n_train <= len(rest), f"not enough {tag} items"
         valid += items[:n_valid]
-        train += rest[:n_train]
+        train += rest[:n_train]  # every item once: a train split too large for the lists gets fewer
     return train, valid

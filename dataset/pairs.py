@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from dataset.checks import check_pair
 from dataset.noise import add_noise
 from dataset.reshape import FAMILY_BY_NAME, RESHAPE_FAMILIES
-from dataset.sources import Lexicon
+from dataset.sources import Lexicon, SizeError
 
 MAX_INPUT_WORDS = 60
 IDENTITY_RATE = 0.10
@@ -36,7 +36,8 @@ def plan_slots(questions: list[str], size: int, n_alone: int, rng: random.Random
     one clean copy; then each reshaping family takes round(rate * size) of the others (see assign_families)."""
     n_identity = round(IDENTITY_RATE * size)
     n_slots = size - n_alone + round(TWO_QUESTIONS.rate * size)
-    assert n_identity <= len(questions), "not enough questions for the identity pairs"
+    if n_identity > len(questions):
+        raise SizeError(f"{len(questions)} clean questions for {n_identity} clean copies")
     base, extra = divmod(n_slots, len(questions))
     slots = [Slot(question, "identity" if variant == 0 and qi < n_identity else "")
              for qi, question in enumerate(questions) for variant in range(base + (1 if qi < extra else 0))]
@@ -61,7 +62,8 @@ def assign_families(slots: list[Slot], size: int, rng: random.Random) -> None:
                 and (slots[i].question, family.name) not in taken]
         rng.shuffle(free)
         chosen = free[:wanted(family)]
-        assert len(chosen) == wanted(family), f"{family.name}: {len(free)} questions for {wanted(family)} inputs"
+        if len(chosen) < wanted(family):
+            raise SizeError(f"the {family.name} family can reshape {len(free)} questions, {wanted(family)} wanted")
         for i in chosen:
             slots[i].family = family.name
             taken.add((slots[i].question, family.name))
@@ -79,15 +81,25 @@ def pair_two_questions(slots: list[Slot], rng: random.Random, topics: dict[str, 
     return [slot for slot in slots if slot.family != "merged"]
 
 
+def passes_checks(inp: str, out: str, common: set[str]) -> bool:
+    try:
+        check_pair(inp, out, common)
+    except AssertionError:
+        return False
+    return True
+
+
 def fresh_variant(slot: Slot, rng: random.Random, lexicon: Lexicon, seen: set[str]) -> tuple[str, list[str]]:
-    """A noisy input, reshaped by the slot's family, that differs from the output, is not in `seen` and is not
-    too long; its tags (the family first)."""
+    """A noisy input, reshaped by the slot's family, that differs from the output, is not in `seen`, is not
+    too long and passes check_pair; its tags (the family first). (A rare draw fails the checks: the typo noise
+    may mangle a name that a reshaping moved to the start of the message, where it reads as a common word.)"""
     family = FAMILY_BY_NAME.get(slot.family)
     parts = (slot.question, slot.partner) if slot.partner else family and family.parse(slot.question)
     for _ in range(MAX_TRIES):
         text = family.render(parts, rng) if family else slot.question
         inp, tags = add_noise(text, rng, lexicon, reshaped=family is not None)
-        if inp != slot.output and inp not in seen and len(inp.split()) <= MAX_INPUT_WORDS:
+        if inp != slot.output and inp not in seen and len(inp.split()) <= MAX_INPUT_WORDS \
+                and passes_checks(inp, slot.output, lexicon.common_words):
             return inp, ([family.name] if family else []) + tags
     raise RuntimeError(f"could not make a fresh variant of {slot.output!r}")
 

@@ -221,6 +221,10 @@ def build_lexicon(questions: list[str]) -> Lexicon:
     return Lexicon(misspellings, real_words, common_words)
 
 
+class SizeError(ValueError):
+    """The sources hold too few questions (or left-alone items) for the split sizes asked for."""
+
+
 def split_questions(questions: list[str], rng: random.Random, train_size: int, valid_size: int,
                     held_out: set[str]) -> tuple[list[str], list[str], int]:
     """Shuffles the questions in place and splits them in proportion to the sizes: (train, valid, how many

@@ -87,6 +87,25 @@ def test_earlier_valid_sources_never_in_train(name, size):
     assert not benchmark_sources & train_sources
 
 
+def test_a_training_split_four_times_the_shipped_one_is_made_and_checked(tmp_path):
+    """16,000 pairs: more than the left-alone lists hold (each item still appears once), and draws where the typo
+    noise mangled a name moved to the message's start, which are drawn again rather than failing the run."""
+    run_script("dataset/generate.py", "--train-size", "16000", "--out-dir", tmp_path, "--no-readme")
+    train = json.loads((tmp_path / "train.json").read_text())
+    assert len(train) == 16000 and len({p["input"] for p in train}) == 16000
+    families = Counter(p["family"] for p in train)
+    assert 0 < families["non_english"] < round(0.02 * 16000) and families["greeting_only"] > 0
+    assert families["identity"] == 1600
+
+
+def test_sizes_the_sources_cannot_hold_end_with_one_line(tmp_path):
+    result = run_script("dataset/generate.py", "--train-size", "64000", "--out-dir", tmp_path, "--no-readme",
+                        check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --train-size 64000") and "fewer pairs" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
 def test_split_keeps_held_out_questions_out_of_train():
     import random
 
