@@ -280,8 +280,9 @@ def write_results(args, trainer, dataset, outputs, best_dir, wall_s):
     write_text_atomic(outputs / f"finetune_{args.method}.md", markdown_table(rows))
     plot_losses(trainer.state.log_history, rows, args.method, outputs / f"finetune_{args.method}_loss.png")
     print(markdown_table(rows))
+    gpu_memory = f", GPU {summary['peak_gpu_memory_gib']:.1f} GiB" if on_gpu else ""
     print(f"chosen epoch {best['epoch']} (lowest valid loss {best['valid_loss']}) -> {best_dir}; "
-          f"{wall_s / 60:.1f} min on {processes} process(es), peak memory {peak_rss_gib:.1f} GiB")
+          f"{wall_s / 60:.1f} min on {processes} process(es), peak memory {peak_rss_gib:.1f} GiB{gpu_memory}")
 
 
 def main():
