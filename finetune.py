@@ -215,7 +215,7 @@ def build_trainer(args, model, tokenizer, dataset, checkpoints, processes):
         logging_strategy="steps",
         logging_steps=max(1, steps_per_epoch // 10),
         bf16=use_bf16,
-        gradient_checkpointing=args.gradient_checkpointing,
+        activation_checkpointing=args.gradient_checkpointing,  # transformers 5 name of gradient checkpointing
         seed=args.seed,
         report_to="none",
         dataloader_pin_memory=on_gpu,
