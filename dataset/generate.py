@@ -47,9 +47,8 @@ from dataset.checks import check_splits  # noqa: E402
 from dataset.datasheet import QuestionCounts, licence_info, print_summary, render_readme, split_stats  # noqa: E402
 from dataset.left_alone import split_left_alone  # noqa: E402
 from dataset.pairs import make_split  # noqa: E402
-from dataset.sources import (build_lexicon, dedupe, load_chatterbot_questions, load_held_out,  # noqa: E402
+from dataset.sources import (SizeError, build_lexicon, dedupe, load_chatterbot_questions, load_held_out,  # noqa: E402
                              load_misspelling_keys, load_project_questions, project_topics, split_questions)
-from dataset.sources import SizeError  # noqa: E402
 from qrewrite.cli import ArgumentParser, fail, positive_int  # noqa: E402
 from qrewrite.data import write_json_atomic, write_text_atomic  # noqa: E402
 
