@@ -77,10 +77,10 @@ def main(argv=None) -> int:
     lexicon = build_lexicon(questions)
     held_out = load_held_out(args.held_out)
     train_q, valid_q, n_held_out = split_questions(questions, rng, args.train_size, args.valid_size, held_out)
-    try:
+    topics = project_topics()
+    seen: set[str] = set()  # every input so far, both splits: inputs are unique across the files
+    try:  # a SizeError: the sources cannot fill the sizes asked for
         train_alone, valid_alone = split_left_alone(rng, args.train_size, args.valid_size, held_out)
-        topics = project_topics()
-        seen: set[str] = set()  # every input so far, both splits: inputs are unique across the files
         train, train_tags = make_split(train_q, train_alone, args.train_size, rng, lexicon, seen, topics)
         valid, valid_tags = make_split(valid_q, valid_alone, args.valid_size, rng, lexicon, seen, topics)
     except SizeError as err:
