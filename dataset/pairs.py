@@ -48,9 +48,9 @@ def plan_slots(questions: list[str], size: int, n_alone: int, rng: random.Random
 def assign_families(slots: list[Slot], size: int, rng: random.Random) -> None:
     """Each family takes round(rate * size) slots (twice that for two-question inputs) among those whose question
     it can reshape, at random; the families with the fewest candidates per slot choose first, so that the
-    general ones (remarks, two questions) do not use up the questions only a few families can take. A question
-    gets each family at most once."""
-    taken: set[tuple[str, str]] = set()
+    general ones (remarks, two questions) do not use up the questions only a few families can take. Nothing stops
+    two inputs of one question from drawing the same family: at the shipped size no question does, at larger
+    sizes some do (the datasheet counts them)."""
     candidates = {family.name: [i for i, slot in enumerate(slots) if not slot.family
                                 and family.parse(slot.question) is not None] for family in RESHAPE_FAMILIES}
 
@@ -58,15 +58,13 @@ def assign_families(slots: list[Slot], size: int, rng: random.Random) -> None:
         return round(family.rate * size) * family.questions
 
     for family in sorted(RESHAPE_FAMILIES, key=lambda f: len(candidates[f.name]) / max(wanted(f), 1)):
-        free = [i for i in candidates[family.name] if not slots[i].family
-                and (slots[i].question, family.name) not in taken]
+        free = [i for i in candidates[family.name] if not slots[i].family]
         rng.shuffle(free)
         chosen = free[:wanted(family)]
         if len(chosen) < wanted(family):
             raise SizeError(f"the {family.name} family can reshape {len(free)} questions, {wanted(family)} wanted")
         for i in chosen:
             slots[i].family = family.name
-            taken.add((slots[i].question, family.name))
 
 
 def pair_two_questions(slots: list[Slot], rng: random.Random, topics: dict[str, str]) -> list[Slot]:

@@ -98,6 +98,23 @@ def test_a_training_split_four_times_the_shipped_one_is_made_and_checked(tmp_pat
     assert families["identity"] == 1600
 
 
+def test_datasheet_counts_targets_whose_inputs_share_a_family():
+    """At the shipped size no question has two inputs of one family; at larger sizes some do, and the datasheet
+    says how many instead of "never"."""
+    from dataset.datasheet import family_repeats, same_family_text
+
+    pairs = [{"output": "Why?", "family": "noise"}, {"output": "Why?", "family": "noise"},
+             {"output": "How?", "family": "embedded"}, {"output": "How?", "family": "noise"},
+             {"output": "hola", "family": "non_english"}, {"output": "hola", "family": "non_english"}]
+    tags = [[], [], ["embedded"], [], ["non_english"], ["non_english"]]
+    assert family_repeats(pairs, tags) == 1
+    text = same_family_text({"family_repeats": 1200}, {"family_repeats": 0})
+    assert text == "the same family twice for 1,200 train targets"
+    for split in shipped():
+        assert family_repeats(split, [[pair["family"]] for pair in split]) == 0
+    assert "never the same family twice" in (REPO / "dataset" / "README.md").read_text(encoding="utf-8")
+
+
 def test_sizes_the_sources_cannot_hold_end_with_one_line(tmp_path):
     result = run_script("dataset/generate.py", "--train-size", "64000", "--out-dir", tmp_path, "--no-readme",
                         check=False)
