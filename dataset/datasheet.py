@@ -7,6 +7,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from dataset.checks import is_left_alone
 from dataset.left_alone import LEFT_ALONE_DESCRIPTIONS, NON_ENGLISH, NON_ENGLISH_LANGUAGES
 from dataset.noise import MAX_TYPOS, datasheet_families
 from dataset.pairs import IDENTITY_RATE, MAX_INPUT_WORDS
@@ -25,11 +26,11 @@ class QuestionCounts:
     held_out: int  # source questions of the fixed benchmarks (v2's, v3's valid) kept out of train
 
 
-def family_repeats(pairs: list[dict], tags: list[list[str]]) -> int:
+def family_repeats(pairs: list[dict]) -> int:
     """How many targets have two inputs made by the same family (token noise alone counts as one)."""
     families = defaultdict(list)
-    for pair, pair_tags in zip(pairs, tags):
-        if not set(pair_tags) & set(LEFT_ALONE_DESCRIPTIONS):
+    for pair in pairs:
+        if not is_left_alone(pair):
             families[pair["output"]].append(pair["family"])
     return sum(len(names) != len(set(names)) for names in families.values())
 
@@ -56,7 +57,7 @@ def split_stats(pairs: list[dict], tags: list[list[str]]) -> dict:
         "pairs": n,
         "sources": len(set(questions)),
         "question_uses": len(questions),
-        "family_repeats": family_repeats(pairs, tags),
+        "family_repeats": family_repeats(pairs),
         "identity": counts["identity"],
         "bleu": sacrebleu.corpus_bleu(inputs, [outputs]).score / 100,
         "chrf": sacrebleu.corpus_chrf(inputs, [outputs]).score / 100,

@@ -102,16 +102,19 @@ def test_datasheet_counts_targets_whose_inputs_share_a_family():
     """At the shipped size no question has two inputs of one family; at larger sizes some do, and the datasheet
     says how many instead of "never"."""
     from dataset.datasheet import family_repeats, same_family_text
+    from dataset.left_alone import NON_ENGLISH
 
-    pairs = [{"output": "Why?", "family": "noise"}, {"output": "Why?", "family": "noise"},
-             {"output": "How?", "family": "embedded"}, {"output": "How?", "family": "noise"},
-             {"output": "hola", "family": "non_english"}, {"output": "hola", "family": "non_english"}]
-    tags = [[], [], ["embedded"], [], ["non_english"], ["non_english"]]
-    assert family_repeats(pairs, tags) == 1
+    other_language = NON_ENGLISH[0]
+    pairs = [{"input": "y?", "output": "Why?", "family": "noise"},
+             {"input": "why", "output": "Why?", "family": "noise"},
+             {"input": "so how", "output": "How?", "family": "embedded"},
+             {"input": "how", "output": "How?", "family": "noise"}]
+    pairs += [{"input": other_language, "output": other_language, "family": "non_english"}] * 2
+    assert family_repeats(pairs) == 1
     text = same_family_text({"family_repeats": 1200}, {"family_repeats": 0})
     assert text == "the same family twice for 1,200 train targets"
     for split in shipped():
-        assert family_repeats(split, [[pair["family"]] for pair in split]) == 0
+        assert family_repeats(split) == 0
     assert "never the same family twice" in (REPO / "dataset" / "README.md").read_text(encoding="utf-8")
 
 
