@@ -22,7 +22,8 @@ appears in both splits, and the source questions of the earlier versions' valid 
 ``valid_v3.json``, kept as fixed benchmarks and never written here) are kept out of train. Every generated
 pair goes through ``check_pair``, which asserts that the input never lost a number, a name or a negation the
 output carries and that the output is well-formed. The script prints statistics (noise rates, identity-copy BLEU/chrF) and
-writes ``train.json``, ``valid.json`` and the datasheet ``README.md`` (all atomically) into ``--out-dir``.
+writes ``train.json``, ``valid.json`` and the datasheet ``README.md`` (all atomically) into ``--out-dir``, which, unless it is
+this folder, must be new, empty or written by this script before (a user's files there are never replaced).
 
 The steps, one module each in this folder: ``sources.py`` (clean questions, codespell, the split),
 ``reshape.py`` (one parse/render pair and one table row per reshaping family; its English in ``grammar.py``),
@@ -51,6 +52,10 @@ from dataset.sources import (SizeError, build_lexicon, dedupe, load_chatterbot_q
                              load_misspelling_keys, load_project_questions, project_topics, split_questions)
 from qrewrite.cli import ArgumentParser, fail, positive_int  # noqa: E402
 from qrewrite.data import write_json_atomic, write_text_atomic  # noqa: E402
+from qrewrite.paths import OutputError, check_output_dir, check_output_file, mark_dir  # noqa: E402
+
+OWNER = "dataset/generate.py"
+OUTPUT_FILES = ("train.json", "valid.json", "README.md")
 
 
 def parse_args(argv):
@@ -67,8 +72,21 @@ def parse_args(argv):
     return ap.parse_args(argv)
 
 
+def check_out_dir(args) -> None:
+    """This folder is the shipped data's own; any other --out-dir must be new, empty or written here before, so
+    that a user's README.md or train.json is never overwritten. No written file may be a --held-out benchmark."""
+    try:
+        if args.out_dir.resolve() != HERE:
+            check_output_dir(args.out_dir, OWNER, flag="--out-dir")
+        for name in OUTPUT_FILES:
+            check_output_file(args.out_dir / name, inputs=args.held_out, flag="--out-dir")
+    except OutputError as err:
+        fail(err)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_out_dir(args)
     rng = random.Random(args.seed)  # the one source of randomness: every draw below, in this order
     misspelled = load_misspelling_keys()
     chatter = load_chatterbot_questions(rng, misspelled)
@@ -103,6 +121,8 @@ def main(argv=None) -> int:
                    f"--valid-size {args.valid_size}")
         write_text_atomic(out_dir / "README.md", render_readme(command, counts, st_train, st_valid, examples,
                                                                licence_info(), train, train_tags))
+    if out_dir.resolve() != HERE:
+        mark_dir(out_dir, OWNER)
     print(f"wrote {out_dir / 'train.json'}, {out_dir / 'valid.json'}"
           + ("" if args.no_readme else f", {out_dir / 'README.md'}"))
     return 0

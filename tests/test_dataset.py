@@ -16,6 +16,21 @@ def test_shipped_dataset_is_the_generators_output(tmp_path):
     run_script("dataset/generate.py", "--out-dir", tmp_path)
     for name in ("train.json", "valid.json", "README.md"):
         assert (tmp_path / name).read_bytes() == (REPO / "dataset" / name).read_bytes(), name
+    run_script("dataset/generate.py", "--out-dir", tmp_path, "--no-readme")  # its own folder: written again
+
+
+def test_generator_never_overwrites_what_a_user_has(tmp_path):
+    """A folder of the user's is refused; so is writing over a --held-out benchmark (here: the 16,000-pair
+    recipe without its --out-dir, whose valid.json would replace the v4 benchmark it holds out)."""
+    (tmp_path / "README.md").write_text("my project\n")
+    cases = [(["--out-dir", tmp_path], "holds files not written by dataset/generate.py", tmp_path),
+             (["--held-out", REPO / "dataset" / "valid.json"], "is the input", REPO / "dataset")]
+    for args, expected, folder in cases:
+        before = {p: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+        result = run_script("dataset/generate.py", *args, check=False)
+        assert result.returncode == 2 and expected in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert {p: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
 
 
 def test_noise_table_is_well_formed():
