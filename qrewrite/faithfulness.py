@@ -9,13 +9,18 @@ Definitions (all compared case-insensitively):
   chat-speak such as "b4" or "gr8" is not a number.
 - name: a word with a digit and letters ("401k"), a mixed-case word ("iPhone"), an acronym ("NASA", unless the
   whole text is shouted), or a capitalised word that does not start a sentence ("Chase", "Sonoma").
-- negation: not, no, never, without, ... and every n't form (typed with or without the apostrophe).
+- negation: not, no, never, without, ... and every n't form (typed with or without the apostrophe). One in a
+  remark about the asker ("no idea", "my kid asked and i didn't know") may go with its remark, and the "or not"
+  that ends a yes/no question may go; any other must stay.
+- choice: an "or" between two options ("should I contact them or the airline"), kept as "or", "vs" or "between".
 A name counts as kept when a word of the other text matches it closely (a fixed typo, "Barak" -> "Barack").
 - changed word: a content word of the rewrite that stands for no word of the question, not even as a fixed typo:
   a misspelling "corrected" into another word ("pharjacy" -> "phone", "moohs" -> "moles") or a word swapped
-  ("afternoon" -> "evening"). Function words and spelled-out chat-speak ("tmrw" -> "tomorrow") are not changes.
+  ("afternoon" -> "evening"), or one word of the question written twice ("a ba or a bs" -> "a battery or a battery").
+  Function words and spelled-out chat-speak ("tmrw" -> "tomorrow") are not changes.
 """
 import re
+from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
 
@@ -177,14 +182,20 @@ def holds_word(word, held):
 
 
 def changed_words(source, output):
-    """Content words of `output` that stand for no word of `source` (see "changed word" in the module docstring)."""
+    """Content words of `output` that stand for no word of `source` (see "changed word" in the module docstring),
+    and words written more often than the question holds words they can stand for: one "better" does not become
+    "a battery or a battery", nor "credit card or debit card" "debit card or a debit card"."""
     held, changed = spelled_out(source), []
-    for word in words(output):
+    output_words, source_words = words(output), [plain(w) for w in words(source)]
+    times_written = Counter(plain(w) for w in output_words)
+    for word in output_words:
         bare = plain(word)
         if (bare in FUNCTION_WORDS or word.lower() in FUNCTION_WORDS or bare in NUMBER_WORDS
-                or not any(c.isalpha() for c in bare) or holds_word(bare, held)):
+                or not any(c.isalpha() for c in bare)):
             continue
-        changed.append(word)
+        if not holds_word(bare, held) or (times_written[bare] > 1 and times_written[bare] > sum(
+                holds_word(bare, spelled_out(w)) for w in source_words)):
+            changed.append(word)
     return list(dict.fromkeys(changed))
 
 
@@ -275,30 +286,83 @@ sense clear luck rush hurry worries stuff
 """.split())
 
 
+def is_asker_word(word):
+    """A word of ASKER_REMARK_WORDS, misspelt or chat-speak as it may be ("snse", "gud")."""
+    word = CHAT_SPEAK.get(plain(word), plain(word))
+    return close_match(word, ASKER_REMARK_WORDS) or any(one_edit_apart(word, r) for r in ASKER_REMARK_WORDS)
+
+
 def in_asker_remark(position, source):
     """Whether the negation at `position` stands in a remark about the asker: one of the 3 content words after it
-    (same sentence) is an ASKER_REMARK_WORDS word, misspelt or chat-speak as it may be ("idk if this makes snse",
-    "not very gud with this stuff")."""
-    after = [CHAT_SPEAK.get(plain(w), plain(w)) for w in content_neighbours(position, source, ("right",), 3)]
-    return any(close_match(w, ASKER_REMARK_WORDS) or any(one_edit_apart(w, r) for r in ASKER_REMARK_WORDS)
-               for w in after)
+    (same sentence) is an ASKER_REMARK_WORDS word ("idk if this makes snse", "not very gud with this stuff")."""
+    return any(is_asker_word(w) for w in content_neighbours(position, source, ("right",), 3))
+
+
+# after "don't know", "no idea", "not sure": the words that start an embedded question, which is the question itself
+EMBEDDED_QUESTION_WORDS = {"how", "what", "why", "when", "where", "which", "who", "whether", "if"}
+
+
+def asker_remark_kept(position, source, output_words):
+    """Whether the rewrite keeps the remark about the asker that holds the negation at `position`: one of the (up
+    to 3) content words after the negation kept, other than the remark words ("know", "idea"), which the question
+    may hold as well ("how do i know ..." beside "my kid asked me and i didn't know"). The remark ends with its
+    sentence or where an embedded question starts ("i don't know [how to fix my car]"); the words before the
+    negation may be the question's own, with no stop between ("can i pause it while i travel nobody knows")."""
+    source_words, sentence = words(source), sentence_ids(source)
+    after = []
+    for j in range(position + 1, len(source_words)):
+        word = source_words[j]
+        if sentence[j] != sentence[position] or len(after) == 3 or plain(word) in EMBEDDED_QUESTION_WORDS:
+            break
+        if not (plain(word) in FUNCTION_WORDS | NOT_NAMES or is_negation(plain(word)) or is_asker_word(word)):
+            after.append(word)
+    content_words = [w for w in output_words if plain(w) not in FUNCTION_WORDS]  # "wyth" is no content kept
+    return any(close_match(w, content_words) for w in after)
+
+
+def is_or_not(position, source):
+    """Whether the negation at `position` is the "or not" that ends a yes/no question ("should i go or not")."""
+    source_words = words(source)
+    return position > 0 and source_words[position - 1].lower() == "or" and not content_neighbours(
+        position, source, ("right",), 1)
+
+
+# what may follow an "or" without making it a choice the question asks about ("or something", "or not")
+NOT_AN_OPTION = {"something", "whatever", "anything", "not", "smth", "sth", "else", "so", "elsewhere", "somewhere",
+                 "someone", "anyone", "similar", "what"}
+CHOICE_WORDS = {"or", "nor", "vs", "versus", "between"}  # how a rewrite may keep a choice ("X or Y" -> "between X and Y")
+
+
+def choices(source, output_words):
+    """The "or"s of the question that join two options, in the part the rewrite kept (a content word before the
+    "or", same sentence, is kept): "should I contact them or the airline" is one."""
+    source_words, found = words(source), 0
+    for position, word in enumerate(source_words):
+        after = [w for w in source_words[position + 1:position + 4] if plain(w) not in FUNCTION_WORDS]
+        if word.lower() != "or" or not after or plain(after[0]) in NOT_AN_OPTION:
+            continue
+        before = content_neighbours(position, source, ("left",), 2)
+        found += not before or any(close_match(w, output_words) for w in before)
+    return found
 
 
 def dropped_items(source, output):
-    """Numbers of `source` that `output` lost, and its names and negations lost while keeping the words around
-    them. A number counts wherever it stood: "got an iPhone 13. how do I ..." must keep the 13 (no shipped
+    """Numbers of `source` that `output` lost, its names and negations lost while keeping the words around them,
+    and a choice ("or") it dropped. A number counts wherever it stood: "got an iPhone 13. how do I ..." must keep the 13 (no shipped
     reference drops a number with its sentence), while a name in a dropped remark ("saw it on a TV show") may go."""
     output_words = [w.lower() for w in words(output)]
     output_numbers = {n for n, _ in numbers(output)}
     dropped = [n for n, _ in numbers(source) if n not in output_numbers]
     dropped += [n for n, i in names(source) if not close_match(n, output_words)
                 and context_kept(i, source, output_words)]
-    # a negation governs the words after it: it must stay where they stay, or where they are not a remark about
-    # the asker ("no [idea]", "nobody [knows]", "didn't [explain]" may go with their remark)
-    kept_negations = [i for _, i in negations(source, fuzzy=True)
-                      if context_kept(i, source, output_words, sides=("right",)) or not in_asker_remark(i, source)]
+    # a negation must stay unless it stands in a remark about the asker that the rewrite dropped ("no [idea]",
+    # "nobody [knows]", "didn't [explain]" may go with their remark)
+    kept_negations = [i for _, i in negations(source, fuzzy=True) if not is_or_not(i, source)
+                      and (not in_asker_remark(i, source) or asker_remark_kept(i, source, output_words))]
     if len(negations(output, fuzzy=True)) < len(kept_negations):  # a misspelt one kept as typed is kept
         dropped.append("negation")
+    if sum(w in CHOICE_WORDS for w in output_words) < choices(source, output_words):  # "X or Y?" -> "X?"
+        dropped.append("or")
     return list(dict.fromkeys(dropped))
 
 

@@ -40,6 +40,18 @@ GUARD_CASES = [
      "dropped: negation"),
     ("hey there how much should i give as a wedding gift... i'm not bringing a plus-one",
      "How much should I give as a wedding gift?", "dropped: negation"),
+    ("hello! how do i know if a burn needs to be seen by a doctor?  my kid asked me this and i didn't know.",
+     "How do I know if a burn needs to be seen by a doctor?", None),  # "know" of the remark stands in the question
+    ("i dont know how to fix my car, help", "How do I fix my car?", None),  # the question after "don't know"
+    ("which foods are not good for dogs", "Which foods are good for dogs?", "dropped: negation"),
+    ("should i buy the 2 year warranty or not", "Should I buy the 2 year warranty?", None),
+    # a choice dropped, one word of the question written twice
+    ("if i booed through expedia should i contact them or dthe airline", "Should I contact the airline if I booked "
+     "through Expedia?", "dropped: or"),
+    ("is it bad to eat eggs every day or something", "Is it bad to eat eggs every day?", None),
+    ("is a ba or a bs better", "Is a battery or a battery better?", "changed: battery"),
+    ("HI IS IT SAFER TO USE A CRDEIT CARD OR A DEBKT CARD ONLINE", "Is it safer to use a debit card or a debit card "
+     "online?", "changed: debit"),
     ("hey there how much should i give as a wedding gift... i'm not bringing a plus-one",
      "How much should I give as a wedding gift if I'm not bringing a plus-one?", None),
     # a misspelling "corrected" into another word, a word swapped: changed words
@@ -75,6 +87,7 @@ RESTORE_CASES = [
     ("how much i shouuld give as wedding gift if i'm not bringing a plus-one pls hslp",  # an added word taken out
      "How much should I give as a wedding gift if I'm not bringing a plus-one present?",
      ("How much should I give as a wedding gift if I'm not bringing a plus-one?", [])),
+    ("is a ba or a bs better", "Is a battery or a battery better?", ("Is a ba or a bs better?", ["ba", "bs"])),
     ("how do sloar paels make electricty", "How do big shiny green metal boxes make electricity?", None),  # too long
 ]
 
