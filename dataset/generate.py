@@ -97,13 +97,17 @@ def main(argv=None) -> int:
     train_q, valid_q, n_held_out = split_questions(questions, rng, args.train_size, args.valid_size, held_out)
     topics = project_topics()
     seen: set[str] = set()  # every input so far, both splits: inputs are unique across the files
+    sizes = f"--train-size {args.train_size} / --valid-size {args.valid_size}"
     try:  # a SizeError: the sources cannot fill the sizes asked for
         train_alone, valid_alone = split_left_alone(rng, args.train_size, args.valid_size, held_out)
         train, train_tags = make_split(train_q, train_alone, args.train_size, rng, lexicon, seen, topics)
-        valid, valid_tags = make_split(valid_q, valid_alone, args.valid_size, rng, lexicon, seen, topics)
     except SizeError as err:
-        fail(f"--train-size {args.train_size} / --valid-size {args.valid_size}: {err}; ask for fewer pairs "
-             "(32,000 train pairs work with the shipped sources)")
+        fail(f"{sizes}: {err}; ask for fewer pairs (32,000 train pairs work with the shipped sources)")
+    try:
+        valid, valid_tags = make_split(valid_q, valid_alone, args.valid_size, rng, lexicon, seen, topics)
+    except SizeError as err:  # valid's questions are its share of the sources, in proportion to the sizes
+        fail(f"{sizes}: valid: {err}, among its {len(valid_q)} questions (its share in proportion to the sizes); "
+             "ask for a larger --valid-size or a smaller --train-size (or try another --seed)")
     check_splits(train, valid, lexicon.common_words, held_out)
     st_train, st_valid = split_stats(train, train_tags), split_stats(valid, valid_tags)
     assert st_valid["bleu"] <= 0.60, "the task is too easy: identity BLEU above 0.60"
