@@ -232,7 +232,7 @@ def left_alone_section(st_train: dict, st_valid: dict, guard_misses: int) -> str
 
 The non-English questions ({len(NON_ENGLISH)}, in {len(NON_ENGLISH_LANGUAGES)} languages:
 {', '.join(NON_ENGLISH_LANGUAGES)}) and the greetings are written for this project in `left_alone.py`; each item is in one split only. The project's
-guard (`qrewrite/faithfulness.py`, `skip_reason`) leaves every greeting alone before asking the model, and
+guard (`qrewrite/left_alone.py`, `skip_reason`) leaves every greeting alone before asking the model, and
 all the non-English questions but {guard_misses}: short Latin-script questions with too few of the function
 words `is_english` knows ("¿Qué hora es en Buenos Aires ahora?", "Chi ha dipinto la Gioconda?"). For those
 the model itself must leave the message alone.
@@ -344,7 +344,7 @@ LIMITATIONS = """## Limitations
 
 def render_readme(command: str, counts: QuestionCounts, st_train: dict, st_valid: dict, examples: list[dict],
                   lic: dict[str, str], train: list[dict], train_tags: list[list[str]]) -> str:
-    from qrewrite.faithfulness import skip_reason
+    from qrewrite.left_alone import skip_reason
 
     guard_misses = sum(skip_reason(text) is None for text in NON_ENGLISH)
     return (HEADER + sources_section(lic, counts.project)

@@ -1,8 +1,8 @@
 """What a rewrite must keep: the numbers, names and negations of the question, and nothing invented.
 
 Used twice: by the Rewriter's guard (an output that drops or invents one of these is not passed on) and by
-evaluate.py's faithfulness metrics. Also the two cheap checks that leave an input alone before any
-generation: text that is not English, and greetings or thanks that hold no question.
+evaluate.py's faithfulness metrics. What the guard does with changed words is in qrewrite/restore.py; the
+checks that leave an input alone before any generation are in qrewrite/left_alone.py.
 
 Definitions (all compared case-insensitively):
 - number: digits in a word ("4417", "$2,000" -> 2000, "5th" -> 5), or a number word from two to twenty;
@@ -199,54 +199,6 @@ def changed_words(source, output):
     return list(dict.fromkeys(changed))
 
 
-SIGN_OFFS = {"help", "thanks", "thank", "please", "appreciate", "appreciated", "advance", "cheers"}
-
-
-def is_filler(word):
-    """A word that a stretch put back leaves out at its ends: a function word, a greeting or a sign-off, typo or
-    not ("thx", "hslp")."""
-    bare = plain(word)
-    return (bare in FUNCTION_WORDS or not holds_question(word)
-            or any(bare == s or one_edit_apart(bare, s) for s in SIGN_OFFS))
-
-
-MAX_RESTORED_SPAN = 4  # words on each side of a changed stretch that restore_changed puts back; longer: give up
-
-
-def restore_changed(source, output):
-    """`output` with each stretch of changed words put back as the question wrote it ("Is there a phone open ...?"
-    -> "Is there a pharjacy open ...?"), the rest of the rewrite kept: a typo left in is better than a wrong
-    correction. Words the rewrite added with nothing in the question against them are taken out. Returns
-    (text, the stretches of the question put back), or None when the stretches do not line up."""
-    changed = {plain(w) for w in changed_words(source, output)}
-    out_spans, src_spans = list(WORD.finditer(output)), list(WORD.finditer(source))
-    matcher = SequenceMatcher(None, [plain(m.group()) for m in out_spans], [plain(m.group()) for m in src_spans],
-                              autojunk=False)
-    text, restored, end, edits = "", [], 0, 0
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal" or not any(plain(m.group()) in changed for m in out_spans[i1:i2]):
-            continue
-        if i2 - i1 > MAX_RESTORED_SPAN or j2 - j1 > MAX_RESTORED_SPAN:
-            return None
-        while j1 < j2 and is_filler(src_spans[j1].group()):
-            j1 += 1
-        while j2 > j1 and is_filler(src_spans[j2 - 1].group()):
-            j2 -= 1
-        start = out_spans[i1].start()
-        put_back = source[src_spans[j1].start():src_spans[j2 - 1].end()] if j2 > j1 else ""
-        if SENTENCE_END.search(put_back):
-            return None
-        if is_shouted(source):
-            put_back = put_back.lower()
-        stop = out_spans[i2 - 1].end()
-        if not put_back:  # take the added words out, and the space before them
-            start = len(output[:start].rstrip()) if output[:start].strip() else start
-        text += output[end:start] + put_back
-        restored += [put_back] if put_back else []
-        end, edits = stop, edits + 1
-    return (text + output[end:], restored) if edits else None
-
-
 def sentence_ids(text):
     """For each word of the text, the number of the sentence it stands in."""
     ids, sentence, last = [], 0, 0
@@ -407,52 +359,4 @@ def change_reason(source, output):
     for kind in ("dropped", "invented", "changed"):
         if changes[kind]:
             return f"{kind}: {', '.join(changes[kind])}"
-    return None
-
-
-# Function words of languages often typed in Latin script, none of them an English word or chat-speak.
-FOREIGN_WORDS = set("""
-ist und der das nicht ich wie wo wann warum welche gibt ein eine kann mein meine sie wir es spät heute für auf
-est les des une et je pourquoi comment quelle quel où qui que pas vous nous dans avec pour sur du au ce elle
-el los las está qué cómo dónde cuándo por para del con hay puedo cuál cuánto mi
-il che di è sono come dove perché della gli
-não onde você uma em os
-het een ik niet hoe waar wat zijn van
-de la
-""".split())
-ENGLISH_WORDS = set("""
-the a an is are was were be been do does did what which who whom whose where when why how can could should would
-will shall may might must i you he she it we they my your his her its our their me him us them to of in on at
-for with from by about as into than then and or but if so not no this that these those there here have has had
-""".split())
-GREETINGS = re.compile(r"\b(hi+|hello+|hey+|heya|hiya|yo|sup|good (morning|afternoon|evening|night)|morning|"
-                       r"thanks?( you)?( so much| a lot)?|thx|ty|tia|cheers|ok(ay)?|bye|goodbye|lol|haha+|hmm+|um+|"
-                       r"uh+|how are (you|u)|how r (you|u)|hw r u|hru|what'?s up|wh?ass?up|nice to meet (you|u)|"
-                       r"please|pls|plz|great|cool|awesome|nvm|np|no worries|you there|anyone there|test(ing)?)\b")
-
-
-def is_english(text):
-    """Cheap check: mostly Latin letters, and not more function words of another language than of English."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return True
-    if sum(c.isascii() for c in letters) < 0.7 * len(letters):
-        return False
-    lower = [w.lower() for w in words(text)]
-    foreign, english = sum(w in FOREIGN_WORDS for w in lower), sum(w in ENGLISH_WORDS for w in lower)
-    return not (foreign >= 2 and foreign > english and foreign >= 0.3 * len(lower))  # not "van der Waals"
-
-
-def holds_question(text):
-    """False for greetings, thanks and small talk with nothing else in them ("hello", "hw r u", "thx!")."""
-    rest = GREETINGS.sub(" ", text.lower())
-    return any(c.isalnum() for c in rest)
-
-
-def skip_reason(question):
-    """Why an input is left as it is without asking the model, or None."""
-    if not is_english(question):
-        return "not English"
-    if not holds_question(question):
-        return "no question"
     return None

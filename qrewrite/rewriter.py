@@ -16,10 +16,12 @@ model's confidence with how much of the input it keeps (see pick_candidate).
 import sys
 
 from qrewrite.engines import open_engine
-from qrewrite.faithfulness import change_reason, restore_changed, skip_reason
+from qrewrite.faithfulness import change_reason
+from qrewrite.left_alone import skip_reason
 from qrewrite.metrics import input_overlap
 from qrewrite.modeling import TRAINED_MODEL, ModelError
 from qrewrite.prompt import plain_token_ids, prompt_token_ids, stop_token_ids
+from qrewrite.restore import restore_changed
 
 MAX_INPUT_TOKENS = 256  # longer questions are cut to this many tokens, with a warning
 # Weight of input_overlap against the mean token log-prob when picking among beam candidates. Chosen on the

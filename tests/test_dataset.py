@@ -8,7 +8,7 @@ import pytest
 
 from conftest import REPO, run_script
 from qrewrite.data import check_disjoint, load_pairs
-from qrewrite.faithfulness import skip_reason
+from qrewrite.left_alone import skip_reason
 from qrewrite.metrics import score
 
 

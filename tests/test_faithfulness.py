@@ -4,7 +4,9 @@ import json
 import pytest
 
 from conftest import REPO, run_script
-from qrewrite.faithfulness import change_reason, changed_words, meaning_changes, restore_changed, skip_reason
+from qrewrite.faithfulness import change_reason, changed_words, meaning_changes
+from qrewrite.left_alone import skip_reason
+from qrewrite.restore import restore_changed
 from qrewrite.metrics import faithfulness
 from qrewrite.rewriter import Rewriter
 
