@@ -1,4 +1,5 @@
-"""What a rewrite must keep: the numbers, names and negations of the question, and nothing invented.
+"""What a rewrite must keep: the numbers, names, negations and choices of the question, with no word changed and
+nothing invented.
 
 Used twice: by the Rewriter's guard (an output that drops or invents one of these is not passed on) and by
 evaluate.py's faithfulness metrics. What the guard does with changed words is in qrewrite/restore.py; the
@@ -222,10 +223,10 @@ def content_neighbours(position, source, sides, count):
     return [w for side in sides for w in nearest(orders[side])]
 
 
-def context_kept(position, source, output_words, sides=("left", "right")):
+def context_kept(position, source, output_words):
     """Whether the rewrite keeps a content word next to a source word (2 on each side, same sentence): if it
     keeps none, the remark around it was dropped as filler ("I saw it on a TV show"), which changes no question."""
-    near = content_neighbours(position, source, sides, 2)
+    near = content_neighbours(position, source, ("left", "right"), 2)
     return any(close_match(w, output_words) for w in near) if near else True
 
 
