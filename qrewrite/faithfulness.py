@@ -188,14 +188,14 @@ def changed_words(source, output):
     "a battery or a battery", nor "credit card or debit card" "debit card or a debit card"."""
     held, changed = spelled_out(source), []
     output_words, source_words = words(output), [plain(w) for w in words(source)]
-    times_written = Counter(plain(w) for w in output_words)
+    written_too_often = {bare for bare, times in Counter(plain(w) for w in output_words).items()
+                         if times > 1 and times > sum(holds_word(bare, spelled_out(w)) for w in source_words)}
     for word in output_words:
         bare = plain(word)
         if (bare in FUNCTION_WORDS or word.lower() in FUNCTION_WORDS or bare in NUMBER_WORDS
                 or not any(c.isalpha() for c in bare)):
             continue
-        if not holds_word(bare, held) or (times_written[bare] > 1 and times_written[bare] > sum(
-                holds_word(bare, spelled_out(w)) for w in source_words)):
+        if not holds_word(bare, held) or bare in written_too_often:
             changed.append(word)
     return list(dict.fromkeys(changed))
 
@@ -264,10 +264,10 @@ def asker_remark_kept(position, source, output_words):
     source_words, sentence = words(source), sentence_ids(source)
     after = []
     for j in range(position + 1, len(source_words)):
-        word = source_words[j]
-        if sentence[j] != sentence[position] or len(after) == 3 or plain(word) in EMBEDDED_QUESTION_WORDS:
+        word, bare = source_words[j], plain(source_words[j])
+        if sentence[j] != sentence[position] or len(after) == 3 or bare in EMBEDDED_QUESTION_WORDS:
             break
-        if not (plain(word) in FUNCTION_WORDS | NOT_NAMES or is_negation(plain(word)) or is_asker_word(word)):
+        if not (bare in FUNCTION_WORDS or bare in NOT_NAMES or is_negation(bare) or is_asker_word(word)):
             after.append(word)
     content_words = [w for w in output_words if plain(w) not in FUNCTION_WORDS]  # "wyth" is no content kept
     return any(close_match(w, content_words) for w in after)
@@ -283,7 +283,8 @@ def is_or_not(position, source):
 # what may follow an "or" without making it a choice the question asks about ("or something", "or not")
 NOT_AN_OPTION = {"something", "whatever", "anything", "not", "smth", "sth", "else", "so", "elsewhere", "somewhere",
                  "someone", "anyone", "similar", "what"}
-CHOICE_WORDS = {"or", "nor", "vs", "versus", "between"}  # how a rewrite may keep a choice ("X or Y" -> "between X and Y")
+# how a rewrite may keep a choice ("X or Y" -> "between X and Y")
+CHOICE_WORDS = {"or", "nor", "vs", "versus", "between"}
 
 
 def choices(source, output_words):
@@ -291,8 +292,10 @@ def choices(source, output_words):
     "or", same sentence, is kept): "should I contact them or the airline" is one."""
     source_words, found = words(source), 0
     for position, word in enumerate(source_words):
+        if word.lower() != "or":
+            continue
         after = [w for w in source_words[position + 1:position + 4] if plain(w) not in FUNCTION_WORDS]
-        if word.lower() != "or" or not after or plain(after[0]) in NOT_AN_OPTION:
+        if not after or plain(after[0]) in NOT_AN_OPTION:
             continue
         before = content_neighbours(position, source, ("left",), 2)
         found += not before or any(close_match(w, output_words) for w in before)
@@ -301,8 +304,9 @@ def choices(source, output_words):
 
 def dropped_items(source, output):
     """Numbers of `source` that `output` lost, its names and negations lost while keeping the words around them,
-    and a choice ("or") it dropped. A number counts wherever it stood: "got an iPhone 13. how do I ..." must keep the 13 (no shipped
-    reference drops a number with its sentence), while a name in a dropped remark ("saw it on a TV show") may go."""
+    and a choice ("or") it dropped. A number counts wherever it stood: "got an iPhone 13. how do I ..." must keep
+    the 13 (no shipped reference drops a number with its sentence), while a name in a dropped remark ("saw it on a
+    TV show") may go."""
     output_words = [w.lower() for w in words(output)]
     output_numbers = {n for n, _ in numbers(output)}
     dropped = [n for n, _ in numbers(source) if n not in output_numbers]

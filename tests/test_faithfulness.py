@@ -6,8 +6,8 @@ import pytest
 from conftest import REPO, run_script
 from qrewrite.faithfulness import change_reason, changed_words, meaning_changes
 from qrewrite.left_alone import skip_reason
-from qrewrite.restore import restore_changed
 from qrewrite.metrics import faithfulness
+from qrewrite.restore import restore_changed
 from qrewrite.rewriter import Rewriter
 
 # (question, rewrite, the guard's verdict)
