@@ -1,7 +1,7 @@
 """Large runs of infer.py: questions/s and peak memory at several input sizes, side by side in one run.
 
 For each size N, N questions are made by repeating the shipped valid inputs (dataset/valid.json) into a
-temporary .txt file, and `infer.py --input FILE --output FILE.jsonl` runs on it as a user would run it, in
+temporary .txt file, and `infer.py --input FILE --out FILE.jsonl` runs on it as a user would run it, in
 its own process: wall time (model load included), questions/s, and the process's peak resident memory
 (its maximum RSS, from wait4). infer.py streams, so the peak should not grow with N. Printed, and written to
 outputs/bench_infer.md and .json.
@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 from qrewrite.cli import ArgumentParser, fail, positive_int
-from qrewrite.data import DataError, load_pairs, write_text_atomic
-from qrewrite.paths import OUTPUTS, check_outputs_dir, open_outputs_dir
+from qrewrite.data import load_pairs, write_text_atomic
+from qrewrite.errors import DataError
+from qrewrite.paths import check_reports_dir, open_reports_dir, reports_dir_for
 
 REPO = Path(__file__).resolve().parent
 
@@ -32,7 +33,7 @@ def run_infer(args, questions, folder):
     source, output = Path(folder) / f"questions_{len(questions)}.txt", Path(folder) / f"rewrites_{len(questions)}.jsonl"
     source.write_text("".join(q + "\n" for q in questions), encoding="utf-8")
     command = [sys.executable, str(REPO / "infer.py"), "--model", args.model, "--input", str(source),
-               "--output", str(output), "--batch-size", str(args.batch_size)]
+               "--out", str(output), "--batch-size", str(args.batch_size)]
     with open(Path(folder) / "stderr.txt", "w+") as stderr:
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
@@ -66,11 +67,13 @@ def main():
     parser.add_argument("--data", default="dataset/valid.json", help="JSON pairs whose inputs are repeated")
     parser.add_argument("--sizes", type=positive_int, nargs="+", default=[2000, 20000])
     parser.add_argument("--batch-size", type=positive_int, default=16)
-    parser.add_argument("--outputs", default=OUTPUTS)
+    parser.add_argument("--reports", renamed_from=["--outputs"],
+                        help="folder for bench_infer.md and .json (default: outputs/<run>)")
     args = parser.parse_args()
     try:
         inputs = [p["input"] for p in load_pairs(args.data)]
-        outputs = check_outputs_dir(args.outputs, ["bench_infer.md", "bench_infer.json"], inputs=[args.data])
+        reports = check_reports_dir(args.reports or reports_dir_for(args.model), ["bench_infer.md", "bench_infer.json"],
+                                    inputs=[args.data])
     except DataError as err:
         fail(err)
 
@@ -82,9 +85,9 @@ def main():
             print(f"{size} questions: {rows[-1]}", file=sys.stderr)
     table = markdown(rows, args)
     print(table, end="")
-    open_outputs_dir(outputs)
-    write_text_atomic(outputs / "bench_infer.md", table)
-    write_text_atomic(outputs / "bench_infer.json", json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n")
+    open_reports_dir(reports)
+    write_text_atomic(reports / "bench_infer.md", table)
+    write_text_atomic(reports / "bench_infer.json", json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ First the engine alone, in this process: Rewriter.rewrite_records on all the que
 --max-batch (throughput), then one question at a time (latency at batch 1). Then serve.py starts as a
 subprocess on a free loopback port, and for each concurrency C, C client threads send the same
 questions, one a request, until each has been sent once (a fixed number; it stops by itself). Printed
-and written to outputs/bench_serve.md and .json: p50/p95/p99 latency, questions/s, new tokens/s
-(the server's qrewrite_generated_tokens_total), errors (not 200), lost (a reply that does not hold its
-question) and timeouts (questions the deadline returned unchanged), and throughput as a share of offline.
+and written to <reports>/bench_serve.md and .json (outputs/<run> by default): p50/p95/p99 latency,
+questions/s, new tokens/s (the server's qrewrite_generated_tokens_total), errors (not 200), lost (a reply
+that does not hold its question) and timeouts (questions the deadline returned unchanged), and throughput
+as a share of offline.
 
     python bench_serve.py --model weights/full/int8 --questions 128
     python bench_serve.py --model weights/base/int8 --concurrency 1 8 --questions 32   # a quick look
@@ -29,9 +30,10 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from qrewrite.batching import completion_tokens
-from qrewrite.cli import fail
-from qrewrite.data import DataError, write_text_atomic
-from qrewrite.paths import check_outputs_dir, open_outputs_dir
+from qrewrite.cli import ArgumentParser, fail
+from qrewrite.data import write_text_atomic
+from qrewrite.errors import DataError
+from qrewrite.paths import check_reports_dir, open_reports_dir, reports_dir_for
 from qrewrite.rewriter import Rewriter, add_retry_beams_argument
 
 REPO = Path(__file__).resolve().parent
@@ -178,7 +180,7 @@ def markdown(rows, offline_qps):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="weights/full/int8")
     parser.add_argument("--data", default="dataset/valid.json", help="JSON pairs; their inputs are sent")
     parser.add_argument("--questions", type=int, default=128, help="questions per run (the first N)")
@@ -188,21 +190,21 @@ def main():
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--deadline-ms", type=float, default=120000.0,
                         help="the server's deadline; long by default, so that every question is rewritten")
-    parser.add_argument("--out", default="outputs/bench_serve", help="writes OUT.md and OUT.json")
+    parser.add_argument("--reports", help="folder for bench_serve.md, .json and .log (default: outputs/<run>)")
     args = parser.parse_args()
 
-    out = Path(args.out)
-    names = [out.name + suffix for suffix in (".md", ".json", ".log")]
-    try:  # the folder follows the outputs rules (qrewrite/paths.py), so the other scripts can share it
-        check_outputs_dir(out.parent, names, inputs=[args.data, args.model], flag="--out")
+    reports = Path(args.reports or reports_dir_for(args.model))
+    try:  # the folder follows the reports rules (qrewrite/paths.py), so the other scripts can share it
+        check_reports_dir(reports, [f"bench_serve{suffix}" for suffix in (".md", ".json", ".log")],
+                          inputs=[args.data, args.model])
     except DataError as err:
         fail(err)
     questions = [p["input"] for p in json.loads(Path(args.data).read_text(encoding="utf-8"))][:args.questions]
     print(f"{len(questions)} questions from {args.data}; model {args.model}; {os.cpu_count()} CPUs", file=sys.stderr)
     batched, single = offline_rows(args, questions)
     rows = [batched, single]
-    open_outputs_dir(out.parent)
-    with open(f"{args.out}.log", "w") as log:
+    open_reports_dir(reports)
+    with open(reports / "bench_serve.log", "w") as log:
         proc, port = start_server(args, log)
         for concurrency in args.concurrency:
             rows.append(load_level(port, questions, concurrency))
@@ -211,9 +213,9 @@ def main():
         server_exit = proc.wait(timeout=600)
     table = markdown(rows, batched["questions_per_s"])
     print(table + f"server exit code after SIGTERM: {server_exit}")
-    write_text_atomic(f"{args.out}.md", table)
-    write_text_atomic(f"{args.out}.json", json.dumps({"args": vars(args), "rows": rows, "server_exit": server_exit},
-                                                     indent=2))
+    write_text_atomic(reports / "bench_serve.md", table)
+    summary = {"args": vars(args), "rows": rows, "server_exit": server_exit}
+    write_text_atomic(reports / "bench_serve.json", json.dumps(summary, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import argparse
 from pathlib import Path
 
 from qrewrite.cli import ArgumentParser, fail, fraction, positive_int
-from qrewrite.data import DataError, check_disjoint, load_pairs, read_mqr, split_pairs, write_json_atomic
+from qrewrite.data import check_disjoint, load_pairs, read_mqr, split_pairs, write_json_atomic
+from qrewrite.errors import DataError
 from qrewrite.paths import PROCESSED_DATA, check_output_dir, check_output_file, discard, replace_dir, staging_dir
 
 OWNER = "datamod.py"

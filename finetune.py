@@ -6,7 +6,8 @@ loss falls on the rewrite tokens only), trains with TRL's SFTTrainer, evaluates 
 after every epoch, keeps every epoch's
 checkpoint as safetensors and picks the epoch with the lowest validation loss. The chosen model is
 written to <out>/best (a LoRA adapter is merged first, so it loads like any model); the per-epoch
-table goes to outputs/finetune_<method>.json and .md, the loss curve to outputs/finetune_<method>_loss.png.
+table goes to <reports>/finetune_<method>.json and .md, the loss curve to <reports>/finetune_<method>_loss.png,
+where <reports> is outputs/<run> (the run is <out>'s name: weights/full -> outputs/full).
 
     python finetune.py --method full                     # 3 epochs on data/processed -> weights/full/best
     python finetune.py --method lora                     # LoRA -> weights/lora/best (merged)
@@ -27,10 +28,19 @@ from pathlib import Path
 import torch
 
 from qrewrite.cli import ArgumentParser, fail, positive_float, positive_int
-from qrewrite.data import DataError, write_json_atomic, write_text_atomic
-from qrewrite.modeling import ModelError, load_model, save_model_atomic
-from qrewrite.paths import (DEFAULT_MODEL, PROCESSED_DATA, OutputError, check_output_dir, check_outputs_dir,
-                            mark_dir, open_outputs_dir, run_dir)
+from qrewrite.data import write_json_atomic, write_text_atomic
+from qrewrite.errors import DataError, ModelError, OutputError
+from qrewrite.modeling import load_model, save_model_atomic
+from qrewrite.paths import (
+    DEFAULT_MODEL,
+    PROCESSED_DATA,
+    check_output_dir,
+    check_reports_dir,
+    mark_dir,
+    open_reports_dir,
+    reports_dir_for,
+    run_dir,
+)
 from qrewrite.prompt import training_example
 
 OWNER = "finetune.py"
@@ -117,7 +127,8 @@ def save_best(trainer, tokenizer, method, best_dir):
 
 def parse_args():
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=PROCESSED_DATA, help="DatasetDict folder written by datamod.py")
+    parser.add_argument("--data", default=PROCESSED_DATA, renamed_from=["--dataset"],
+                        help="the pairs in: the folder datamod.py wrote")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="base model: folder or hub id (e.g. Qwen/Qwen2-0.5B)")
     parser.add_argument("--method", choices=["full", "lora"], default="full")
     parser.add_argument("--epochs", type=positive_int, default=3)
@@ -129,7 +140,9 @@ def parse_args():
     parser.add_argument("--lora-r", type=positive_int, default=16)
     parser.add_argument("--lora-alpha", type=positive_int, default=32)
     parser.add_argument("--out", help="run folder (default: weights/<method>); the model goes to <out>/best")
-    parser.add_argument("--outputs", default="outputs", help="folder for the table and the loss curve")
+    parser.add_argument("--reports", renamed_from=["--outputs"],
+                        help="folder for the table and the loss curve (default: outputs/<run>, the run being "
+                             "<out>'s name)")
     parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction,
                         help="recompute activations in the backward pass: less memory, slower steps "
                              "(default: on GPU only; CPU RAM is rarely the limit)")
@@ -160,8 +173,8 @@ def check_run_folder(args, out):
     local_model = [args.model] if Path(args.model).exists() else []
     check_output_dir(out, OWNER, inputs=[args.data] + local_model)
     check_output_dir(out / "best", OWNER)  # refused now, not after hours of training
-    outputs = check_outputs_dir(args.outputs, [f"finetune_{args.method}{suffix}" for suffix in (".json", ".md",
-                                                                                               "_loss.png")],
+    reports = check_reports_dir(args.reports or reports_dir_for(out),
+                                [f"finetune_{args.method}{suffix}" for suffix in (".json", ".md", "_loss.png")],
                                 inputs=[args.data, out] + local_model)
     checkpoints = out / "checkpoints"
     has_checkpoints = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
@@ -170,7 +183,7 @@ def check_run_folder(args, out):
     if has_checkpoints and not (args.resume or args.overwrite):
         raise OutputError(f"{checkpoints}: holds an earlier run; pass --resume to continue it or --overwrite "
                           "to discard it")
-    return outputs, checkpoints
+    return reports, checkpoints
 
 
 def build_trainer(args, model, tokenizer, dataset, checkpoints, processes):
@@ -237,7 +250,7 @@ def prepare_run(args, state):
              "--config_file configs/accelerate_ddp.yaml")
     out = Path(args.out or run_dir(args.method))
     try:
-        outputs, checkpoints = check_run_folder(args, out)
+        reports, checkpoints = check_run_folder(args, out)
         dataset = load_training_data(args.data)
         with state.main_process_first():  # the embedded default model is converted once, by the main process
             model, tokenizer = load_model(args.model, device="cpu", dtype=torch.float32)
@@ -249,10 +262,10 @@ def prepare_run(args, state):
         if args.overwrite and not args.resume:
             shutil.rmtree(checkpoints, ignore_errors=True)
     state.wait_for_everyone()
-    return out, outputs, checkpoints, dataset, model, tokenizer
+    return out, reports, checkpoints, dataset, model, tokenizer
 
 
-def write_results(args, trainer, dataset, outputs, best_dir, wall_s):
+def write_results(args, trainer, dataset, reports, best_dir, wall_s):
     """The per-epoch table (.json and .md) and the loss curve; the main process calls it, once."""
     rows, best = epoch_table(trainer.state.log_history)
     on_gpu = torch.cuda.is_available()
@@ -275,10 +288,10 @@ def write_results(args, trainer, dataset, outputs, best_dir, wall_s):
         "device": "cuda" if on_gpu else "cpu",
         "args": vars(args),
     }
-    open_outputs_dir(outputs)
-    write_json_atomic(outputs / f"finetune_{args.method}.json", summary)
-    write_text_atomic(outputs / f"finetune_{args.method}.md", markdown_table(rows))
-    plot_losses(trainer.state.log_history, rows, args.method, outputs / f"finetune_{args.method}_loss.png")
+    open_reports_dir(reports)
+    write_json_atomic(reports / f"finetune_{args.method}.json", summary)
+    write_text_atomic(reports / f"finetune_{args.method}.md", markdown_table(rows))
+    plot_losses(trainer.state.log_history, rows, args.method, reports / f"finetune_{args.method}_loss.png")
     print(markdown_table(rows))
     gpu_memory = f", GPU {summary['peak_gpu_memory_gib']:.1f} GiB" if on_gpu else ""
     print(f"chosen epoch {best['epoch']} (lowest valid loss {best['valid_loss']}) -> {best_dir}; "
@@ -293,7 +306,7 @@ def main():
     # One process, or one of several under torchrun or accelerate launch (NCCL on GPUs, gloo on a CPU).
     state = PartialState(cpu=not torch.accelerator.is_available())
     set_seed(args.seed)
-    out, outputs, checkpoints, dataset, model, tokenizer = prepare_run(args, state)
+    out, reports, checkpoints, dataset, model, tokenizer = prepare_run(args, state)
     trainer = build_trainer(args, model, tokenizer, dataset, checkpoints, state.num_processes)
     if trainer.is_world_process_zero():
         show_loss_mask(trainer, tokenizer)
@@ -305,7 +318,7 @@ def main():
     best_dir = out / "best"
     save_best(trainer, tokenizer, args.method, best_dir)
     if trainer.is_world_process_zero():
-        write_results(args, trainer, dataset, outputs, best_dir, wall_s)
+        write_results(args, trainer, dataset, reports, best_dir, wall_s)
 
 
 if __name__ == "__main__":

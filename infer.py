@@ -3,21 +3,21 @@
 Questions come as arguments, on stdin (one a line), or from --input FILE (text, one a line; or
 JSON / JSONL records with an "input" field). A degenerate output (empty, an answer instead of a
 question, far longer than the input) or one that changes the meaning falls back to the input unchanged,
-and a misspelt word "corrected" into another word is put back as the question wrote it (see the README's
-"The guard"); --output FILE writes JSONL records {"input", "rewrite", "fallback", "restored"} that flag
-both. Empty lines pass through as empty lines.
+and a misspelt word "corrected" into another word is put back as the question wrote it (see
+docs/guard.md); --out FILE writes JSONL records {"input", "rewrite", "fallback", "restored", ...} that
+flag both. Empty lines pass through as empty lines.
 
 Any number of questions: they are read, rewritten and written --chunk-size at a time, so memory stays
-flat, and --output is filled through <output>.partial and renamed when whole. An interrupted run
+flat, and --out is filled through <out>.partial and renamed when whole. An interrupted run
 continues with --resume and ends with the file an uninterrupted run writes (qrewrite/stream.py).
 
     python infer.py "hey so um waht is teh capital of frnace? thx"
     echo "how do i reset my pasword pls" | python infer.py
-    python infer.py --input questions.txt --output rewrites.jsonl --batch-size 16
-    python infer.py --input questions.txt --output rewrites.jsonl --resume   # after an interruption
+    python infer.py --input questions.txt --out rewrites.jsonl --batch-size 16
+    python infer.py --input questions.txt --out rewrites.jsonl --resume   # after an interruption
     python infer.py --model weights/full/int8 "whats the wether in paris tmrw"   # int8 (quantize.py)
     python infer.py --beams 4 "is it cheaper to boook flihts on a tuesday"   # slower, fewer wrong corrections
-From Python: `from qrewrite.rewriter import Rewriter; Rewriter("weights/full/best").rewrite([...])`.
+From Python: `from qrewrite import Rewriter; Rewriter("weights/full/int8").rewrite([...])`.
 """
 import argparse
 import sys
@@ -27,13 +27,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from qrewrite.cli import ArgumentParser, fail, positive_int
-from qrewrite.data import DataError
-from qrewrite.modeling import TRAINED_MODEL, ModelError
+from qrewrite.errors import DataError, ModelError
+from qrewrite.modeling import TRAINED_MODEL
 from qrewrite.rewriter import Rewriter, add_retry_beams_argument, fallback_kind
 from qrewrite.stream import PartialOutput, chunks, count_questions, read_questions, text_lines
 
 CHUNK_SIZE = 512
-
 
 
 def open_questions(args):
@@ -59,29 +58,28 @@ def main():
     parser.add_argument("questions", nargs="*", help="questions to rewrite (default: read stdin)")
     parser.add_argument("--model", default=TRAINED_MODEL, help="model folder (fp32, merged LoRA or int8)")
     parser.add_argument("--input", help="file of questions: .txt (a line each), .json or .jsonl records")
-    parser.add_argument("--output", help="write JSONL records {input, rewrite, fallback, restored} to this file")
+    parser.add_argument("--out", renamed_from=["--output"],
+                        help="write JSONL records {input, rewrite, fallback, restored, ...} to this file")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the interrupted run that left <output>.partial (the same command: same --input, "
-                             "--output and --chunk-size)")
+                        help="continue the interrupted run that left <out>.partial (the same command: same --input, "
+                             "--out and --chunk-size)")
     parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
                         help="int8: the int8 model quantize.py wrote beside --model (auto: what --model holds)")
     parser.add_argument("--beams", type=positive_int, default=1,
-                        help="1: greedy; more: beam search, keeping the candidate that best balances confidence "
-                             "and keeping the input (fp32 only; 4 beams took 1.8x the time per question at "
-                             "batch 1 here)")
+                        help="1: greedy; more: beam search (fp32 or int8), keeping the candidate that best "
+                             "balances the model's confidence and keeping the input; slower, fewer wrong corrections")
     add_retry_beams_argument(parser)
     parser.add_argument("--batch-size", type=positive_int, default=8)
     parser.add_argument("--chunk-size", type=positive_int, default=CHUNK_SIZE,
                         help="questions read, rewritten and written at a time: memory stays flat, and an "
-                             "interruption loses at most one chunk (measured, int8, 1,000 questions: 512 took 64 s "
-                             "and 2.2 GB, 64 took 81 s and 1.2 GB)")
+                             "interruption loses at most one chunk (larger: a little faster, more memory)")
     args = parser.parse_args()
-    if args.resume and not args.output:
-        parser.error("--resume continues an --output file; pass the --output of the interrupted run")
+    if args.resume and not args.out:
+        parser.error("--resume continues an --out file; pass the --out of the interrupted run")
 
     try:  # every input checked before minutes of generation, not after
         inputs = [p for p in (args.input, args.model) if p and Path(p).exists()]
-        output = PartialOutput(args.output, args.resume, inputs) if args.output else None
+        output = PartialOutput(args.out, args.resume, inputs) if args.out else None
         total, questions = open_questions(args)
         done, questions = output.skip_done(questions, args.chunk_size) if output else (0, questions)
         rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams,

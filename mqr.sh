@@ -11,10 +11,9 @@ TSV=${1:-../shared/data/mqr/dev.tsv}
 PY=.venv/bin/python
 rm -rf data/mqr  # this script's own import of the TSV, made anew each run
 $PY datamod.py --from-mqr "$TSV" --json-dir data/mqr --out data/mqr/processed --valid-fraction 0.1 --seed 0
-$PY finetune.py --data data/mqr/processed --method full --epochs "${EPOCHS:-3}" --out weights/mqr \
-  --outputs outputs/mqr --overwrite
-$PY evaluate.py --model weights/mqr/best --dataset data/mqr/processed --splits valid --outputs outputs/mqr
+$PY finetune.py --data data/mqr/processed --method full --epochs "${EPOCHS:-3}" --out weights/mqr --overwrite
+$PY score.py --model weights/mqr/best --data data/mqr/processed --splits valid   # -> outputs/mqr
 # For comparison, the model trained on the shipped data only (if `python finetune.py` has been run)
 if [ -d weights/full/best ]; then
-  $PY evaluate.py --model weights/full/best --dataset data/mqr/processed --splits valid --outputs outputs/mqr_shipped_model
+  $PY score.py --model weights/full/best --data data/mqr/processed --splits valid --reports outputs/full/mqr
 fi

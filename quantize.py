@@ -2,26 +2,27 @@
 
 Smooths the activations on a few training pairs (qrewrite/smoothing.py: exact in float, it moves
 large activation channels into the weights), then converts the model with CTranslate2 (int8 weights,
-one scale per row; activations int8 per token at run time) into weights/<method>/int8;
+one scale per row; activations int8 per token at run time) into weights/<run>/int8;
 CTranslate2's C++ generator decodes a whole batch at once, greedy or with beam search
-(qrewrite/engines.py). Chosen by measurement over llama.cpp with several sequences per decode call
-(README, "Batched int8"). Any architecture CTranslate2's converter knows is supported (Llama and
+(qrewrite/engines.py). Any architecture CTranslate2's converter knows is supported (Llama and
 Qwen2 are tested; smoothing applies to Llama, Qwen2 and Mistral layers, others convert as they are).
+--gguf also writes weights/<run>/gguf/model-q8_0.gguf for llama.cpp and Ollama (Llama-architecture
+models with SmolLM2's tokenizer, such as the embedded default and its fine-tunes).
 
 Then measures, on the same validation questions: fp32 (transformers), the int8 engine, the same
-engine on the model converted without smoothing, and the int8 path from before (GGUF Q8_0 through
-llama-cpp-python, one question at a time; its exporter below serves this comparison only, for
-Llama models with SmolLM2's tokenizer): size on disk, latency of one question alone, new tokens/s
-at batch 1, 4, 16 and 64, valid BLEU and the share of greedy outputs identical to fp32's; prints a
-table and writes outputs/quantize.json.
+engine on the model converted without smoothing, and, when llama-cpp-python is installed (the
+`llama` extra), GGUF Q8_0 through llama.cpp one question at a time: size on disk, latency of one
+question alone, new tokens/s at batch 1, 4, 16 and 64, valid BLEU and the share of greedy outputs
+identical to fp32's; prints a table and writes <reports>/quantize.json (outputs/<run> by default).
 
     python quantize.py                                   # weights/full/best -> weights/full/int8
     python quantize.py --model weights/lora/best --out weights/lora/int8
-    python quantize.py --skip-benchmark                  # convert only
+    python quantize.py --skip-benchmark --gguf           # convert only, and write the GGUF file too
     python quantize.py --calibration my_train.json       # smooth on your own training pairs
     python infer.py --model weights/full/int8 "waht is teh capital of frnace"
 """
 import argparse
+import importlib.util
 import tempfile
 import time
 from pathlib import Path
@@ -30,12 +31,20 @@ import numpy as np
 import torch
 
 from qrewrite.cli import ArgumentParser, fail, positive_int
-from qrewrite.data import DataError, load_pairs, write_json_atomic
+from qrewrite.data import load_pairs, write_json_atomic
 from qrewrite.engines import CTranslate2Engine, TorchEngine, int8_dir_for, load_tokenizer
+from qrewrite.errors import DataError, ModelError
 from qrewrite.metrics import score
-from qrewrite.modeling import TRAINED_MODEL, ModelError, embedded_gguf_path, load_model, resolve_model
-from qrewrite.paths import (OUTPUTS, check_output_dir, check_outputs_dir, discard, open_outputs_dir, replace_dir,
-                            staging_dir)
+from qrewrite.modeling import TRAINED_MODEL, embedded_gguf_path, load_model, resolve_model
+from qrewrite.paths import (
+    check_output_dir,
+    check_reports_dir,
+    discard,
+    open_reports_dir,
+    replace_dir,
+    reports_dir_for,
+    staging_dir,
+)
 from qrewrite.prompt import training_example
 from qrewrite.rewriter import Rewriter
 from qrewrite.smoothing import smooth
@@ -142,17 +151,27 @@ def calibration_examples(path, count, tokenizer):
 
 
 def export_gguf_dir(model_dir, out_dir):
-    """The GGUF Q8_0 model for the comparison with the int8 path before, with the tokenizer files beside it."""
+    """out_dir: the GGUF Q8_0 model with the tokenizer files beside it, swapped in whole (check_output_dir first)."""
     model, tokenizer = load_model(model_dir, device="cpu", dtype=torch.float32)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    tokenizer.save_pretrained(out_dir)
-    export_gguf_q8_0(model, tokenizer, Path(out_dir) / GGUF_NAME)
-    return out_dir
+    staged = staging_dir(out_dir)
+    try:
+        tokenizer.save_pretrained(staged)
+        export_gguf_q8_0(model, tokenizer, staged / GGUF_NAME)
+        replace_dir(staged, out_dir, OWNER, hashed=[GGUF_NAME])
+    except BaseException:
+        discard(staged)
+        raise
+    return Path(out_dir)
+
+
+def gguf_dir_for(model_dir):
+    """Where --gguf writes: weights/full/best -> weights/full/gguf."""
+    return Path(model_dir).parent / "gguf"
 
 
 class SequentialLlamaCpp:
-    """The int8 path before batching, kept to compare against: llama-cpp-python's Llama.generate, one question
-    at a time, whatever the batch size."""
+    """GGUF Q8_0 through llama-cpp-python's Llama.generate, one question at a time, whatever the batch size:
+    the comparison row for users of llama.cpp (installed with the `llama` extra)."""
 
     name = "int8"
     beam_search = False
@@ -209,19 +228,21 @@ def measure(rewriter, questions, references, batch_sizes, latency_questions):
 
 def engines_to_measure(model_dir, int8_dir, smoothed, compared_dir):
     """{label: (a function that opens the engine, its size on disk in MB)}: fp32, the int8 engine, the same
-    engine on the model converted without smoothing, and the int8 path before batching (where it applies)."""
+    engine on the model converted without smoothing, and llama.cpp (where it is installed and applies)."""
     threads = torch.get_num_threads()
     ctranslate2 = lambda folder: lambda: CTranslate2Engine(folder, threads=threads, inter_threads=threads)
     layout = f"{threads} workers x 1 thread"
     engines = {"fp32 transformers": (lambda: TorchEngine(model_dir, device="cpu"),
                                      folder_size_mb(resolve_model(model_dir), "*.safetensors"))}
-    try:
-        gguf_dir = Path(compared_dir) / "gguf"
-        export_gguf_dir(model_dir, gguf_dir)
-        engines["int8 llama.cpp, one at a time (before)"] = (lambda: SequentialLlamaCpp(gguf_dir),
-                                                             folder_size_mb(gguf_dir, "*.gguf"))
-    except ModelError as err:
-        print(f"no llama.cpp comparison: {err}")
+    if importlib.util.find_spec("llama_cpp") is None:
+        print("no llama.cpp comparison: llama-cpp-python is not installed (pip install -e \".[llama]\")")
+    else:
+        try:
+            gguf_dir = export_gguf_dir(model_dir, Path(compared_dir) / "gguf")
+            engines["int8 llama.cpp GGUF Q8_0, one at a time"] = (lambda: SequentialLlamaCpp(gguf_dir),
+                                                                  folder_size_mb(gguf_dir, "*.gguf"))
+        except ModelError as err:
+            print(f"no llama.cpp comparison: {err}")
     if smoothed:
         plain_dir = Path(compared_dir) / "plain"
         quantize(model_dir, plain_dir)
@@ -240,20 +261,27 @@ def main():
                         help="pairs (the model's training data) whose activations set the smoothing")
     parser.add_argument("--calibration-size", type=positive_int, default=256, help="calibration pairs used")
     parser.add_argument("--no-smoothing", action="store_true", help="convert without smoothing the activations")
-    parser.add_argument("--valid", default="dataset/valid.json", help="pairs for the quality and speed figures")
+    parser.add_argument("--gguf", action="store_true",
+                        help="also write weights/<run>/gguf/model-q8_0.gguf for llama.cpp and Ollama")
+    parser.add_argument("--data", default="dataset/valid.json", renamed_from=["--valid"],
+                        help="the pairs in: JSON pairs for the quality and speed figures")
     parser.add_argument("--limit", type=positive_int, default=200, help="validation pairs to measure on")
     parser.add_argument("--latency-questions", type=positive_int, default=32, help="questions timed one at a time")
-    parser.add_argument("--outputs", default=OUTPUTS, help="folder for quantize.json")
+    parser.add_argument("--reports", renamed_from=["--outputs"],
+                        help="folder for quantize.json (default: outputs/<run>)")
     parser.add_argument("--skip-benchmark", action="store_true", help="convert only")
     args = parser.parse_args()
 
     out_dir = Path(args.out) if args.out else int8_dir_for(args.model)
+    args.reports = Path(args.reports or reports_dir_for(args.model))
     try:
-        check_output_dir(out_dir, OWNER, inputs=[args.model, args.valid, args.calibration])
+        check_output_dir(out_dir, OWNER, inputs=[args.model, args.data, args.calibration])
+        if args.gguf:
+            check_output_dir(gguf_dir_for(args.model), OWNER, inputs=[args.model, out_dir])
         pairs = []
         if not args.skip_benchmark:
-            pairs = load_pairs(args.valid)[:args.limit]
-            check_outputs_dir(args.outputs, ["quantize.json"], inputs=[args.model, args.valid, out_dir])
+            pairs = load_pairs(args.data)[:args.limit]
+            check_reports_dir(args.reports, ["quantize.json"], inputs=[args.model, args.data, out_dir])
         calibration = None
         if not args.no_smoothing:
             calibration = calibration_examples(args.calibration, args.calibration_size,
@@ -264,6 +292,12 @@ def main():
         fail(err)
     how = "smoothed on {} pairs of {}".format(len(calibration), args.calibration) if smoothed else "not smoothed"
     print(f"wrote {out_dir / 'model.bin'} ({how}) in {time.perf_counter() - start:.0f} s")
+    if args.gguf:
+        try:
+            gguf_dir = export_gguf_dir(args.model, gguf_dir_for(args.model))
+        except ModelError as err:
+            fail(err)
+        print(f"wrote {gguf_dir / GGUF_NAME} (llama.cpp: llama-cli -m {gguf_dir / GGUF_NAME})")
     if not args.skip_benchmark:
         benchmark(args, out_dir, pairs, smoothed)
 
@@ -271,7 +305,7 @@ def main():
 def benchmark(args, out_dir, pairs, smoothed):
     """Every engine on the same questions; prints a table and writes outputs/quantize.json."""
     questions, references = [p["input"] for p in pairs], [p["output"] for p in pairs]
-    report = {"model": args.model, "int8_model": str(out_dir), "smoothed": smoothed, "valid": args.valid,
+    report = {"model": args.model, "int8_model": str(out_dir), "smoothed": smoothed, "valid": args.data,
               "examples": len(pairs), "threads": torch.get_num_threads(), "batch_sizes": [1, *BATCH_SIZES],
               "engines": {}}
     with tempfile.TemporaryDirectory() as compared_dir:
@@ -287,9 +321,9 @@ def benchmark(args, out_dir, pairs, smoothed):
             figures["size_mb"] = size_mb
             report["engines"][label] = figures
             print(f"  {figures}", flush=True)
-    write_json_atomic(open_outputs_dir(args.outputs) / "quantize.json", report)
+    write_json_atomic(open_reports_dir(args.reports) / "quantize.json", report)
     print_table(report)
-    print(f"wrote {args.outputs}/quantize.json")
+    print(f"wrote {args.reports}/quantize.json")
 
 
 def print_table(report):

@@ -7,7 +7,9 @@
 Endpoints:
   POST /v1/rewrite           {"questions": [...]} -> {"rewrites": [{"input", "rewrite", "fallback", "restored"}, ...]}
   POST /v1/chat/completions  OpenAI-compatible: the last user message is the question, the reply's
-                             message the rewrite (stream=true is refused with 400)
+                             message the rewrite; stream=true answers as OpenAI streams (server-sent
+                             chat.completion.chunk events: the role, the whole rewrite, finish_reason
+                             "stop", a usage chunk if stream_options.include_usage, then [DONE])
   GET  /health               200 once the model is loaded and has run one warm-up rewrite, 503 before
   GET  /metrics              Prometheus: requests, latency, batch sizes, queue depth, fallbacks, tokens
 
@@ -17,15 +19,20 @@ one engine call, each with a Rewriter of its own on the one engine (a tokenizer 
 The queue holds at most --queue-size questions; past that a request gets 503 with Retry-After.
 Past --deadline-ms a request's questions come back unchanged with "fallback": "timeout" (fail-open:
 a chat system must never wait on its rewriter), and its questions not yet started are skipped.
-Errors come as {"error": {"message", "type", "code"}}: 400 malformed JSON or stream=true, 413 a body
-over --max-body-bytes, 422 wrong fields, more than --max-questions questions, or a question over
-MAX_INPUT_TOKENS tokens (refused, not cut: the client keeps its question whole). SIGTERM stops
-accepting connections, finishes the requests in flight and exits 0.
+A streamed rewrite is computed whole first, through the same queue and deadline, so every error
+comes before any event. Errors come as {"error": {"message", "type", "code"}}: 400 malformed JSON,
+413 a body over --max-body-bytes, 422 wrong fields, more than --max-questions questions, or a
+question over MAX_INPUT_TOKENS tokens (refused, not cut: the client keeps its question whole).
+SIGTERM stops accepting connections, finishes the requests in flight and exits 0.
+Logs go to stderr, one access line a request at INFO (logger qrewrite.serve.access: method, path,
+status, questions, latency, fallbacks by kind; --no-access-log or --log-level warning turns them off).
 """
 import argparse
 import asyncio
+import collections
 import copy
 import json
+import logging
 import signal
 import socket
 import sys
@@ -35,7 +42,7 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.exceptions import HTTPException
 
@@ -44,12 +51,16 @@ from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.engines import int8_dir_for
 from qrewrite.modeling import TRAINED_MODEL, ModelError
 from qrewrite.prompt import plain_token_ids
-from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter, add_retry_beams_argument
+from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter, add_retry_beams_argument, fallback_kind
 from qrewrite.stream import RECORD_FIELDS
 
 ENDPOINTS = ("/v1/rewrite", "/v1/chat/completions", "/health", "/metrics")  # metric labels; others are "other"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+log = logging.getLogger("qrewrite.serve")
+access_log = logging.getLogger("qrewrite.serve.access")  # a logger of its own: --no-access-log silences it alone
 
 
 class ApiError(Exception):
@@ -121,11 +132,12 @@ def message_text(content):
 
 
 def chat_question_of(body):
-    """The question of a chat completions body: the text of its last user message."""
+    """The question of a chat completions body: the text of its last user message ("stream" fields checked)."""
     if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
         raise ApiError(422, 'expected a JSON object with "messages": [{"role": "user", "content": "..."}, ...]')
-    if body.get("stream"):
-        raise ApiError(400, "stream=true is not supported: a rewrite comes whole; send stream=false")
+    stream, options = body.get("stream"), body.get("stream_options")
+    if not isinstance(stream, (bool, type(None))) or not isinstance(options, (dict, type(None))):
+        raise ApiError(422, '"stream" must be true or false, "stream_options" an object: {"include_usage": true}')
     messages = body["messages"]
     if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
         raise ApiError(422, 'each message must be an object with a "role" string and a "content"')
@@ -156,12 +168,16 @@ class Service:
                              threads)
         self.tokenizer = copy.deepcopy(rewriter.tokenizer)  # the Rewriter's own belongs to the worker thread
 
-    async def questions_from(self, request, parse):
-        """The checked questions of a request: body size, JSON, fields (parse), token counts."""
+    async def answer(self, request, parse):
+        """A request's body and its questions' records: the body read (size, JSON), its questions taken by parse,
+        their tokens counted, then rewritten; how many, and the fallbacks, kept on request.state for the access line."""
         body = await read_json(request, self.args.max_body_bytes)
         questions = parse(body)
+        request.state.questions = len(questions)
         check_lengths(self.tokenizer, questions)
-        return questions
+        records = await self.rewrite(questions)
+        request.state.fallbacks = [fallback_kind(r["fallback"]) for r in records if r["fallback"]]
+        return body, records
 
     async def rewrite(self, questions):
         """The questions' records, in order; those not done by the deadline come back unchanged ("timeout")."""
@@ -189,6 +205,34 @@ def chat_completion(model, record):
             "usage": usage, "fallback": record["fallback"]}
 
 
+def chat_chunks(completion, include_usage):
+    """A chat.completion as the chunks OpenAI streams: the role, the content, the finish; then the usage when
+    stream_options.include_usage asks for it (every chunk then has "usage", null but in that last one).
+    Only OpenAI's fields: the completion's extras (our "fallback") stay out."""
+    head = {"id": completion["id"], "object": "chat.completion.chunk", "created": completion["created"],
+            "model": completion["model"], "system_fingerprint": completion["system_fingerprint"]}
+    tail = {"usage": None} if include_usage else {}
+
+    def chunk(delta, finish_reason=None):
+        return {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+                **tail}
+
+    chunks = [chunk({"role": "assistant", "content": ""}),
+              chunk({"content": completion["choices"][0]["message"]["content"]}), chunk({}, "stop")]
+    return chunks + ([{**head, "choices": [], "usage": completion["usage"]}] if include_usage else [])
+
+
+def event_stream(chunks):
+    """Server-sent events as OpenAI sends them: "data: {json}" a chunk, then "data: [DONE]"."""
+    events = [f"data: {json.dumps(c, ensure_ascii=False)}\n\n" for c in chunks] + ["data: [DONE]\n\n"]
+
+    async def send():
+        for event in events:
+            yield event
+
+    return StreamingResponse(send(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
 def create_app(rewriter, args):
     """The FastAPI app: the endpoints, error bodies, metrics; the worker runs for the app's lifespan."""
     service = Service(rewriter, args)
@@ -205,15 +249,17 @@ def create_app(rewriter, args):
 
     @app.post("/v1/rewrite")
     async def rewrite(request: Request):
-        questions = await service.questions_from(request, lambda b: rewrite_questions_of(b, args.max_questions))
-        records = await service.rewrite(questions)
+        _, records = await service.answer(request, lambda b: rewrite_questions_of(b, args.max_questions))
         return {"rewrites": [{k: r[k] for k in RECORD_FIELDS} for r in records]}
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
-        questions = await service.questions_from(request, lambda b: [chat_question_of(b)])
-        records = await service.rewrite(questions)
-        return chat_completion(service.model, records[0])
+        body, records = await service.answer(request, lambda b: [chat_question_of(b)])
+        completion = chat_completion(service.model, records[0])
+        if not body.get("stream"):
+            return completion
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return event_stream(chat_chunks(completion, include_usage))
 
     @app.get("/health")
     async def health():
@@ -247,11 +293,21 @@ def add_error_handling(app, metrics):
         try:
             response = await call_next(request)
         except Exception as err:  # noqa: BLE001 -- the client gets one line, the log the details
-            print(f"error: {request.method} {request.url.path}: {type(err).__name__}: {err}", file=sys.stderr)
+            log.exception("%s %s failed", request.method, request.url.path)
             response = error_response(500, f"internal error ({type(err).__name__})", "server_error")
+        seconds = time.perf_counter() - start
         metrics.requests.labels(endpoint, str(response.status_code)).inc()
-        metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
+        metrics.latency.labels(endpoint).observe(seconds)
+        log_access(request, response.status_code, seconds)
         return response
+
+
+def log_access(request, status, seconds):
+    """A request's one access line: "POST /v1/rewrite 200 questions=3 ms=41.2 fallbacks=2 (dropped:1, empty:1)"."""
+    kinds = collections.Counter(getattr(request.state, "fallbacks", ()))
+    detail = " (" + ", ".join(f"{kind}:{n}" for kind, n in sorted(kinds.items())) + ")" if kinds else ""
+    access_log.info("%s %s %d questions=%d ms=%.1f fallbacks=%d%s", request.method, request.url.path, status,
+                    getattr(request.state, "questions", 0), seconds * 1000, sum(kinds.values()), detail)
 
 
 def parse_args(argv=None):
@@ -276,7 +332,11 @@ def parse_args(argv=None):
     parser.add_argument("--max-questions", type=positive_int, default=64, help="questions per request at most")
     parser.add_argument("--max-connections", type=positive_int, default=512,
                         help="open connections at most (uvicorn answers 503 past it)")
-    parser.add_argument("--access-log", action="store_true", help="log every request (costs time under load)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info",
+                        help="least level logged to stderr; access lines are info (default: %(default)s)")
+    parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
+                        help="one line a request at info: method, path, status, questions, ms, fallbacks "
+                             "(default: on)")
     args = parser.parse_args(argv)
     if args.deadline_ms <= 0 or args.max_wait_ms < 0 or not 0 <= args.port <= 65535:
         parser.error("--deadline-ms must be above 0, --max-wait-ms 0 or more and --port between 0 and 65535")
@@ -298,22 +358,31 @@ def bind_socket(host, port):
     return sock
 
 
+def configure_logging(args):
+    """Our lines and uvicorn's, one format, to stderr; uvicorn's own access lines stay off (ours replace them)."""
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    access_log.setLevel(logging.NOTSET if args.access_log else logging.WARNING)  # NOTSET: as --log-level
+
+
 def main(argv=None):
     args = parse_args(argv)
+    configure_logging(args)
     sock = bind_socket(args.host, args.port)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # while loading nothing is in flight: leave at once
+    start = time.perf_counter()
     try:
         rewriter = Rewriter(args.model, batch_size=args.max_batch, backend=args.backend,
                             retry_beams=args.retry_beams)
     except ModelError as err:
         fail(err)
+    log.info("model %s loaded (%s) in %.1f s", args.model, rewriter.backend, time.perf_counter() - start)
     app = create_app(rewriter, args)
     # uvicorn handles SIGTERM while it runs (stop accepting, finish requests, stop the worker), then
     # re-raises it to the handler it found: ignoring it there lets that graceful stop exit 0.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     host, port = sock.getsockname()[:2]
-    print(f"serving {args.model} ({rewriter.backend}) on http://{host}:{port}", file=sys.stderr, flush=True)
-    config = uvicorn.Config(app, log_level="info", access_log=args.access_log,
+    log.info("listening on http://%s:%d", host, port)
+    config = uvicorn.Config(app, log_config=None, log_level=args.log_level, access_log=False,
                             limit_concurrency=args.max_connections)
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -115,7 +115,7 @@ must be returned unchanged.
 
 Each file is a JSON list of `{"input": "<message as the user typed it>", "output": "<clean rewrite>",
 "family": "<what made the input>"}`: a reshaping family below, `noise` (token noise alone), `identity` (a clean
-question), `non_english` or `greeting_only`; `evaluate.py` scores each family apart.
+question), `non_english` or `greeting_only`; `score.py` scores each family apart.
 `valid_v2.json` and `valid_v3.json` are the valid splits of v2 and v3 of this data, kept unchanged as fixed
 benchmarks (see "Benchmarks" below).
 
@@ -155,7 +155,7 @@ def generation_section(command: str, counts: QuestionCounts, st_train: dict, st_
 {command}
 ```
 
-(`--out-dir` defaults to this folder.) Deterministic for a given seed: `random.Random(seed)` only,
+(`--out` defaults to this folder.) Deterministic for a given seed: `random.Random(seed)` only,
 sorted file listings.
 
 1. **Clean questions.** chatterbot-corpus questions: whitespace and quotes are normalised, the first
@@ -232,7 +232,7 @@ def left_alone_section(st_train: dict, st_valid: dict, guard_misses: int) -> str
 
 The non-English questions ({len(NON_ENGLISH)}, in {len(NON_ENGLISH_LANGUAGES)} languages:
 {', '.join(NON_ENGLISH_LANGUAGES)}) and the greetings are written for this project in `left_alone.py`; each item is in one split only. The project's
-guard (`qrewrite/left_alone.py`, `skip_reason`) leaves every greeting alone before asking the model, and
+guard (`qrewrite/skip.py`, `skip_reason`) leaves every greeting alone before asking the model, and
 all the non-English questions but {guard_misses}: short Latin-script questions with too few of the function
 words `is_english` knows ("¿Qué hora es en Buenos Aires ahora?", "Chi ha dipinto la Gioconda?"). For those
 the model itself must leave the message alone.
@@ -290,7 +290,7 @@ def examples_section(examples: list[dict]) -> str:
 """
 
 
-# v2's measured full fine-tune (root README, "Results"): 3,200 pairs, 3 epochs of batch 8 = 1,200 steps in 74.2 min
+# v2's measured full fine-tune (docs/results.md): 3,200 pairs, 3 epochs of batch 8 = 1,200 steps in 74.2 min
 V2_STEP_SECONDS, V2_WORDS_PER_PAIR = 3.7, 15.6 + 12.0
 EPOCHS, BATCH = 3, 8
 
@@ -321,7 +321,7 @@ session (a rerun after a failure); fewer would give up the gain of more data. {s
   the 1,323 of `questions.txt`'s last 31 sections more).
 - `valid_v2.json` (v2): v2's 450 valid pairs, unchanged (token noise only, no reshaping families).
   None of their source questions is in v4's train (checked by `check_splits` and `tests/test_dataset.py`).
-  Score a model on all three with `python evaluate.py --data dataset/valid.json dataset/valid_v3.json
+  Score a model on all three with `python score.py --data dataset/valid.json dataset/valid_v3.json
   dataset/valid_v2.json` (outputs `valid_io.json`, `valid_v3_io.json`, `valid_v2_io.json`, and a table by family for
   the first two), or `datamod.py --valid dataset/valid_v3.json` for v3's split as the validation set.
 
@@ -344,7 +344,7 @@ LIMITATIONS = """## Limitations
 
 def render_readme(command: str, counts: QuestionCounts, st_train: dict, st_valid: dict, examples: list[dict],
                   lic: dict[str, str], train: list[dict], train_tags: list[list[str]]) -> str:
-    from qrewrite.left_alone import skip_reason
+    from qrewrite.skip import skip_reason
 
     guard_misses = sum(skip_reason(text) is None for text in NON_ENGLISH)
     return (HEADER + sources_section(lic, counts.project)

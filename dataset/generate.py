@@ -21,9 +21,10 @@ The clean source questions are split into train / valid *before* noise is added,
 appears in both splits, and the source questions of the earlier versions' valid splits (``valid_v2.json``,
 ``valid_v3.json``, kept as fixed benchmarks and never written here) are kept out of train. Every generated
 pair goes through ``check_pair``, which asserts that the input never lost a number, a name or a negation the
-output carries and that the output is well-formed. The script prints statistics (noise rates, identity-copy BLEU/chrF) and
-writes ``train.json``, ``valid.json`` and the datasheet ``README.md`` (all atomically) into ``--out-dir``, which, unless it is
-this folder, must be new, empty or written by this script before (a user's files there are never replaced).
+output carries and that the output is well-formed. The script prints statistics (noise rates, identity-copy
+BLEU/chrF) and writes ``train.json``, ``valid.json`` and the datasheet ``README.md`` (all atomically) into
+``--out``, which, unless it is this folder, must be new, empty or written by this script before (a user's
+files there are never replaced).
 
 The steps, one module each in this folder: ``sources.py`` (clean questions, codespell, the split),
 ``reshape.py`` (one parse/render pair and one table row per reshaping family; its English in ``grammar.py``),
@@ -33,7 +34,7 @@ The steps, one module each in this folder: ``sources.py`` (clean questions, code
 Run (deterministic for a given seed):
     .venv/bin/python dataset/generate.py                 # seed 0, 4000 train / 500 valid
     .venv/bin/python dataset/generate.py --seed 1 --train-size 5000 --valid-size 600 \\
-        --out-dir /tmp/qr-data
+        --out /tmp/qr-data
 """
 
 from __future__ import annotations
@@ -48,11 +49,21 @@ from dataset.checks import check_splits  # noqa: E402
 from dataset.datasheet import QuestionCounts, licence_info, print_summary, render_readme, split_stats  # noqa: E402
 from dataset.left_alone import split_left_alone  # noqa: E402
 from dataset.pairs import make_split  # noqa: E402
-from dataset.sources import (SizeError, build_lexicon, dedupe, load_chatterbot_questions, load_held_out,  # noqa: E402
-                             load_misspelling_keys, load_project_questions, project_topics, split_questions)
+from dataset.sources import (  # noqa: E402
+    SizeError,
+    build_lexicon,
+    dedupe,
+    load_chatterbot_questions,
+    load_held_out,
+    load_misspelling_keys,
+    load_project_questions,
+    project_topics,
+    split_questions,
+)
 from qrewrite.cli import ArgumentParser, fail, positive_int  # noqa: E402
 from qrewrite.data import write_json_atomic, write_text_atomic  # noqa: E402
-from qrewrite.paths import OutputError, check_output_dir, check_output_file, mark_dir  # noqa: E402
+from qrewrite.errors import OutputError  # noqa: E402
+from qrewrite.paths import check_output_dir, check_output_file, mark_dir  # noqa: E402
 
 OWNER = "dataset/generate.py"
 OUTPUT_FILES = ("train.json", "valid.json", "README.md")
@@ -61,10 +72,11 @@ OUTPUT_FILES = ("train.json", "valid.json", "README.md")
 def parse_args(argv):
     ap = ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=0)
-    # 4000 train pairs: 1,500 steps of batch 8 over 3 epochs, 57 min measured on 2 CPU cores (v4; see the datasheet)
+    # 4000 train pairs: 1,500 steps of batch 8 over 3 epochs, about an hour on 2 CPU cores (see the datasheet)
     ap.add_argument("--train-size", type=positive_int, default=4000)
     ap.add_argument("--valid-size", type=positive_int, default=500)
-    ap.add_argument("--out-dir", type=Path, default=HERE)
+    ap.add_argument("--out", type=Path, default=HERE, renamed_from=["--out-dir"],
+                    help="folder for train.json, valid.json and README.md (default: dataset/, the shipped data)")
     ap.add_argument("--held-out", type=Path, nargs="+",
                     default=[HERE / "valid_v2.json", HERE / "valid_v3.json"],
                     help="fixed benchmarks whose source questions stay out of train (v2's and v3's valid splits)")
@@ -73,13 +85,13 @@ def parse_args(argv):
 
 
 def check_out_dir(args) -> None:
-    """This folder is the shipped data's own; any other --out-dir must be new, empty or written here before, so
+    """This folder is the shipped data's own; any other --out must be new, empty or written here before, so
     that a user's README.md or train.json is never overwritten. No written file may be a --held-out benchmark."""
     try:
-        if args.out_dir.resolve() != HERE:
-            check_output_dir(args.out_dir, OWNER, flag="--out-dir")
+        if args.out.resolve() != HERE:
+            check_output_dir(args.out, OWNER, flag="--out")
         for name in OUTPUT_FILES:
-            check_output_file(args.out_dir / name, inputs=args.held_out, flag="--out-dir")
+            check_output_file(args.out / name, inputs=args.held_out, flag="--out")
     except OutputError as err:
         fail(err)
 
@@ -112,7 +124,7 @@ def main(argv=None) -> int:
     st_train, st_valid = split_stats(train, train_tags), split_stats(valid, valid_tags)
     assert st_valid["bleu"] <= 0.60, "the task is too easy: identity BLEU above 0.60"
 
-    out_dir = args.out_dir
+    out_dir = args.out
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / "train.json", train)
     write_json_atomic(out_dir / "valid.json", valid)

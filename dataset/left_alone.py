@@ -1,6 +1,6 @@
 """Inputs a rewriter must return unchanged besides clean questions: questions in other languages, and greetings
 or thanks that hold no question. Each is an identity pair (input == output). The project's guard
-(qrewrite/left_alone.py, skip_reason) leaves every one of them alone before asking the model; the model
+(qrewrite/skip.py, skip_reason) leaves every one of them alone before asking the model; the model
 learns to do the same, for when it runs without the guard. tests/test_dataset.py checks that the guard agrees.
 """
 

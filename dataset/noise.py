@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from dataset.phrases import (APOLOGIES, BACKSTORIES, CHAT_PHRASES, CHAT_WORDS, GREETINGS, HEDGES, INJECTIONS,
-                             THANKS)
+from dataset.phrases import APOLOGIES, BACKSTORIES, CHAT_PHRASES, CHAT_WORDS, GREETINGS, HEDGES, INJECTIONS, THANKS
 from dataset.sources import Lexicon
 from dataset.typos import misspell, pick_by_rate
 from dataset.words import is_negation, is_protected, negation_counter, split_token

@@ -105,7 +105,8 @@ def fresh_variant(slot: Slot, rng: random.Random, lexicon: Lexicon, seen: set[st
 def make_split(questions: list[str], alone: list[tuple[str, str]], size: int, rng: random.Random,
                lexicon: Lexicon, seen: set[str], topics: dict[str, str]) -> tuple[list[dict], list[list[str]]]:
     """`size` pairs: the left-alone inputs `alone` ((text, tag), each its own output) and the inputs made from
-    `questions` (plan_slots), each labelled with the family that made its input ("noise": token noise alone). Returns the pairs and their tags, shuffled; adds the inputs to `seen`."""
+    `questions` (plan_slots), each labelled with the family that made its input ("noise": token noise alone).
+    Returns the pairs and their tags, shuffled; adds the inputs to `seen`."""
     pairs, tags_of_pairs = [], []
     for text, tag in alone:
         assert text not in seen, f"left-alone input repeated: {text!r}"

@@ -17,12 +17,35 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from dataset.grammar import (AUX, CLAUSE_WORDS, FUNCTION_WORDS, NOT_NOUN_PHRASE_END, PRONOUNS, VERBS, WH_WORDS,
-                             embedded_question, indefinite_article, infinitive_form, is_factual, is_name,
-                             lower_first, plain_words)
-from dataset.phrases import (CONDITION_FRONTED, CONTEXT_JOINS, EMBED_FRAMES, FOR_REMARKS, HOW_TO_REQUESTS,
-                             OWNED_INTROS, PURPOSE_REMARKS, QUESTION_JOINS, REMARK_JOINS, REQUEST_FRAMES,
-                             TRAILING_REMARKS)
+from dataset.grammar import (
+    AUX,
+    CLAUSE_WORDS,
+    FUNCTION_WORDS,
+    NOT_NOUN_PHRASE_END,
+    PRONOUNS,
+    VERBS,
+    WH_WORDS,
+    embedded_question,
+    indefinite_article,
+    infinitive_form,
+    is_factual,
+    is_name,
+    lower_first,
+    plain_words,
+)
+from dataset.phrases import (
+    CONDITION_FRONTED,
+    CONTEXT_JOINS,
+    EMBED_FRAMES,
+    FOR_REMARKS,
+    HOW_TO_REQUESTS,
+    OWNED_INTROS,
+    PURPOSE_REMARKS,
+    QUESTION_JOINS,
+    REMARK_JOINS,
+    REQUEST_FRAMES,
+    TRAILING_REMARKS,
+)
 
 QUESTION_END = ["", "", "?", "??"]  # how a fragment or a request ends
 MAX_TWO_QUESTION_WORDS = 14         # each question of a two-question message

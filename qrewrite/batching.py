@@ -7,11 +7,13 @@ queue. A Job is one request's questions; its results are set on the request's ev
 import asyncio
 import collections
 import copy
-import sys
+import logging
 import threading
 import time
 
 from qrewrite.rewriter import fallback_kind
+
+log = logging.getLogger("qrewrite.serve")
 
 WARM_UP_QUESTION = "hey waht is teh capital of frnace? thx"
 
@@ -127,8 +129,8 @@ class Worker:
         try:
             records = [count_tokens(rewriter, r) for r in rewriter.rewrite_records(questions)]
         except Exception as err:  # noqa: BLE001 -- the worker must outlive any engine failure
-            print(f"error: a batch of {len(questions)} failed ({type(err).__name__}: {err}); "
-                  f"returned the questions unchanged", file=sys.stderr)
+            log.error("a batch of %d failed (%s: %s); returned the questions unchanged", len(questions),
+                      type(err).__name__, err)
             records = [unchanged(q, "error") for q in questions]
         self.metrics.questions.inc(len(records))
         self.metrics.new_tokens.inc(sum(r["completion_tokens"] for r in records))

@@ -1,14 +1,44 @@
-"""What every script does with a user's mistake: one line on stderr that names the flag or file and the fix, exit 2.
+"""What every script does with a user's mistake, and the one flag vocabulary every script shares.
 
-argparse's own errors print a usage block first; ArgumentParser keeps them to the same one line.
+A mistake is one line on stderr that names the flag or file and the fix, exit 2; argparse's own errors
+print a usage block first, and ArgumentParser keeps them to the same one line.
+
+The flags that name what goes in and out mean the same in every script:
+    --model    the model in: a folder (fp32, merged LoRA or int8) or a hub id
+    --data     the pairs in: a folder datamod.py wrote, or JSON pair files (MQR .tsv where a script reads them)
+    --out      what the script makes: a folder (data, weights, int8 model), or infer.py's JSONL file
+    --reports  the folder for reports: tables, metrics, *_io.json, plots (default: outputs/<run>)
+Older spellings (RENAMED) still work for a while and print a one-line notice.
 """
 import argparse
 import sys
 
 
+class RenamedFlag(argparse.Action):
+    """An old spelling of a flag: stores into the new flag's place and says once what the flag is called now."""
+
+    def __init__(self, option_strings, dest, new_flag, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.new_flag = new_flag
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"note: {option_string} is now {self.new_flag}; the old spelling will be removed in a later release",
+              file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"error: {message}; see --help\n")
+
+    def add_argument(self, *names, renamed_from=(), **kwargs):
+        """argparse's add_argument; renamed_from: older spellings of the same flag, hidden from --help."""
+        action = super().add_argument(*names, **kwargs)
+        for old in renamed_from:
+            super().add_argument(old, dest=action.dest, action=RenamedFlag, new_flag=names[0], nargs=action.nargs,
+                                 type=action.type, choices=action.choices, default=argparse.SUPPRESS,
+                                 help=argparse.SUPPRESS)
+        return action
 
 
 def fail(message):

@@ -1,7 +1,7 @@
 """The data schema: question pairs as JSON, their validation, the MQR importer, atomic writes.
 
 A dataset file is a JSON list of records {"input": <question as typed>, "output": <rewrite>}, each with an
-optional "family" (what kind of input it is, e.g. "embedded"; evaluate.py scores each family apart).
+optional "family" (what kind of input it is, e.g. "embedded"; score.py scores each family apart).
 Every problem is reported as one line naming the file, the record and the fix.
 """
 import csv
@@ -11,11 +11,10 @@ import os
 import random
 from pathlib import Path
 
+from qrewrite.errors import DataError
+from qrewrite.paths import check_output_file
+
 FIELDS = ("input", "output")
-
-
-class DataError(ValueError):
-    """Bad input data; str(error) is the one-line message shown to the user."""
 
 
 def load_pairs(path):
@@ -103,8 +102,6 @@ def split_pairs(pairs, valid_fraction, seed):
 
 def write_text_atomic(path, text):
     """Writes through a temp file in the same folder, then renames: a crash never leaves half a file."""
-    from qrewrite.paths import check_output_file  # paths imports this module
-
     path = check_output_file(path, flag="output")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # not mkstemp: its files are owner-only

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import torch
 
-from qrewrite.modeling import ModelError, check_written_files, load_model, pick_device, prepare_tokenizer
+from qrewrite.errors import ModelError
+from qrewrite.modeling import check_written_files, load_model, pick_device, prepare_tokenizer
+from qrewrite.paths import int8_dir_for
 from qrewrite.prompt import prompt_prefix_ids
 from qrewrite.stream import chunks
 
@@ -64,9 +66,8 @@ class CTranslate2Engine:
     beam_search = True
 
     def __init__(self, folder, batch_size=8, threads=None, inter_threads=None, compute_type="int8"):
-        """Default: one single-threaded worker per thread. Measured on 2 cores (README, "Batched int8"):
-        one question alone took 163 ms on 1 thread and 476 ms on 2 intra-op threads, and batch 16 ran at
-        351 new tokens/s with 2 workers against 94 with 1 worker of 2 threads."""
+        """Default: one single-threaded worker per thread, so that a batch is split across workers
+        (the layouts measured against each other are in docs/results.md)."""
         import ctranslate2
 
         self.batch_size = batch_size
@@ -104,8 +105,8 @@ class CTranslate2Engine:
 
     def split_static_prompt(self, prompts):
         """generate_batch's prompt arguments: the prefix every prompt shares (prompt.prompt_prefix_ids) goes as
-        CTranslate2's static prompt, computed once and cached (measured: new tokens/s +11 to +14% at batch 16,
-        outputs identical on 256 valid questions); a prompt without it goes whole."""
+        CTranslate2's static prompt, computed once and cached (faster, the same outputs; docs/results.md); a
+        prompt without it goes whole."""
         tokens = self.tokenizer.convert_ids_to_tokens
         prefix = self.prompt_prefix
         if prefix and all(prompt[:len(prefix)] == prefix for prompt in prompts):
@@ -121,11 +122,6 @@ def load_tokenizer(folder):
         return prepare_tokenizer(AutoTokenizer.from_pretrained(folder))
     except (OSError, ValueError):
         raise ModelError(f"{folder}: no tokenizer files; re-run quantize.py for an int8 folder") from None
-
-
-def int8_dir_for(model_dir):
-    """Where quantize.py writes the int8 model of an fp32 folder: weights/full/best -> weights/full/int8."""
-    return Path(model_dir).parent / "int8"
 
 
 def holds_int8_model(folder):

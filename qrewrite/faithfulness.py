@@ -2,8 +2,8 @@
 nothing invented.
 
 Used twice: by the Rewriter's guard (an output that drops or invents one of these is not passed on) and by
-evaluate.py's faithfulness metrics. What the guard does with changed words is in qrewrite/restore.py; the
-checks that leave an input alone before any generation are in qrewrite/left_alone.py.
+score.py's faithfulness metrics. What the guard does with changed words is in qrewrite/restore.py; the
+checks that leave an input alone before any generation are in qrewrite/skip.py.
 
 Definitions (all compared case-insensitively):
 - number: digits in a word ("4417", "$2,000" -> 2000, "5th" -> 5), or a number word from two to twenty;

@@ -69,7 +69,7 @@ def faithfulness(inputs, predictions, references):
     result = {"kept": share(lambda f: not f["dropped"]), "invented": share(lambda f: bool(f["invented"])),
               "changed": share(lambda f: bool(f["changed"]))}
     for kind in ("number", "name", "negation"):
-        result[f"kept_{kind}"] = share(lambda f: kind not in map(category, f["dropped"]))
+        result[f"kept_{kind}"] = share(lambda f, kind=kind: kind not in map(category, f["dropped"]))
     clean = [p != s for s, p, r in zip(inputs, predictions, references) if s == r]
     result["over_correction"] = round(sum(clean) / len(clean), 4) if clean else None
     result["clean_inputs"] = len(clean)

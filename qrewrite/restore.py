@@ -2,9 +2,8 @@
 stretches put back as the question wrote them: a typo left in is better than a wrong correction."""
 from difflib import SequenceMatcher
 
-from qrewrite.faithfulness import (FUNCTION_WORDS, SENTENCE_END, WORD, changed_words, is_shouted, one_edit_apart,
-                                   plain)
-from qrewrite.left_alone import holds_question
+from qrewrite.faithfulness import FUNCTION_WORDS, SENTENCE_END, WORD, changed_words, is_shouted, one_edit_apart, plain
+from qrewrite.skip import holds_question
 
 SIGN_OFFS = {"help", "thanks", "thank", "please", "appreciate", "appreciated", "advance", "cheers"}
 

@@ -1,6 +1,6 @@
 """Rewriting questions with a trained model: batched generation (greedy, or beam search) and its safety net.
 
-    from qrewrite.rewriter import Rewriter
+    from qrewrite import Rewriter
     rewriter = Rewriter("weights/full/best")          # loads once
     rewriter.rewrite(["hey waht is teh capital of frnace? thx"])   # -> ["What is the capital of France?"]
 
@@ -16,32 +16,33 @@ model's confidence with how much of the input it keeps (see pick_candidate).
 import sys
 
 from qrewrite.engines import open_engine
+from qrewrite.errors import ModelError
 from qrewrite.faithfulness import change_reason
-from qrewrite.left_alone import skip_reason
 from qrewrite.metrics import input_overlap
-from qrewrite.modeling import TRAINED_MODEL, ModelError
+from qrewrite.modeling import TRAINED_MODEL
 from qrewrite.prompt import plain_token_ids, prompt_token_ids, stop_token_ids
 from qrewrite.restore import restore_changed
+from qrewrite.skip import skip_reason
 
 MAX_INPUT_TOKENS = 256  # longer questions are cut to this many tokens, with a warning
 # Weight of input_overlap against the mean token log-prob when picking among beam candidates. Chosen on the
-# first half of the shipped valid split (0 to 5 tried; 0.5 to 1.5 about equal), reported on the second half.
+# first half of the shipped valid split, reported on the second half (docs/results.md).
 OVERLAP_WEIGHT = 1.0
 # A greedy rewrite that falls back (the guard refuses it, or its shape is wrong) is searched again with this
 # many beams, and the best candidate that passes is kept: the right rewrite is often the second or third
-# candidate. It costs a beam search for those questions only (17 of the 450 valid ones for the full model).
+# candidate. It costs a beam search for those questions only.
 RETRY_BEAMS = 4
 
 
 def add_retry_beams_argument(parser):
-    """--retry-beams, as infer.py, evaluate.py, serve.py and bench_serve.py take it."""
+    """--retry-beams, as infer.py, score.py, serve.py and bench_serve.py take it."""
     from qrewrite.cli import positive_int
 
     parser.add_argument("--retry-beams", type=positive_int, default=RETRY_BEAMS,
                         help="a greedy output the safety net refuses is decoded again with this many beams and the "
                              "best candidate that passes is kept; 1: never (the output then comes back as the "
-                             "question, or with its changed words put back). Measured, int8, 950 valid questions: "
-                             "4 -> 14.8 questions/s, BLEU 88.84; 1 -> 27.3 questions/s, BLEU 86.16")
+                             "question, or with its changed words put back): faster, and more questions come back "
+                             "as typed")
 
 
 def max_new_tokens_for(n_input_tokens):
@@ -98,7 +99,7 @@ class Rewriter:
         beams > 1: beam search with that many candidates, then pick_candidate.
         retry_beams: greedy outputs that fall back are searched again with this many beams (1: never).
         engine: an engine object (see qrewrite/engines.py) to use instead of opening one for `model`.
-        guard=False only to measure what the guard changes (evaluate.py --no-guard)."""
+        guard=False only to measure what the guard changes (score.py --no-guard)."""
         self.model_name = model or TRAINED_MODEL
         self.beams = beams
         self.guard = guard

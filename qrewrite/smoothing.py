@@ -9,9 +9,8 @@ gate/up, the rows of up_proj before down_proj (down reads silu(gate) * up), and 
 output layer, which is untied from the embedding for it (the embedding must stay as it was).
 
 The scale of channel j is max|x_j| ** alpha / max|w_j| ** (1 - alpha), from activations recorded on a few
-hundred training examples. Measured on the v4 full model, 500 v4 valid questions (README, "Batched int8"):
-greedy outputs identical to fp32's 87.8% as converted, 90.0% with the layers smoothed, 91.6% with the output
-layer too; alpha 0.3 / 0.4 / 0.5 / 0.6 / 0.7 gave 88.2 / 88.6 / 91.6 / 91.0 / 90.0%.
+hundred training examples. ALPHA and the choice of layers were set by measuring how many greedy outputs
+stay identical to fp32's (docs/results.md).
 """
 import torch
 

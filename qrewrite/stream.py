@@ -14,7 +14,7 @@ import os
 from itertools import chain, islice
 from pathlib import Path
 
-from qrewrite.data import DataError
+from qrewrite.errors import DataError
 from qrewrite.paths import check_output_file
 
 RECORD_FIELDS = ("input", "rewrite", "fallback", "restored")
@@ -96,8 +96,8 @@ class PartialOutput:
     """JSONL records appended to <output>.partial a chunk at a time; finish() renames it to <output>."""
 
     def __init__(self, output, resume, inputs=()):
-        self.output = check_output_file(output, inputs)
-        self.partial = check_output_file(self.output.with_name(self.output.name + ".partial"), inputs)
+        self.output = check_output_file(output, inputs, flag="--out")
+        self.partial = check_output_file(self.output.with_name(self.output.name + ".partial"), inputs, flag="--out")
         if self.partial.exists() and not resume:
             raise DataError(f"{self.partial}: left by an interrupted run; pass --resume to continue it, or delete it "
                             "to start over")

@@ -16,6 +16,7 @@ sys.path.insert(0, str(REPO))
 @pytest.fixture(scope="session")
 def tokenizer():
     from transformers import AutoTokenizer
+
     from qrewrite.modeling import embedded_gguf_path, prepare_tokenizer
 
     gguf = embedded_gguf_path()
@@ -85,10 +86,14 @@ def pair_files(tmp_path):
     return write("train.json", PAIRS[:6]), write("valid.json", PAIRS[6:])
 
 
-def run_script(*args, stdin=None, check=True, env=None):
-    """Runs one of the project's scripts as a user would, from the repository root (env: added variables)."""
+def run_script(*args, stdin=None, check=True, env=None, cwd=REPO):
+    """Runs one of the project's scripts as a user would, from the repository root (env: added variables;
+    cwd: another folder to run in, as a user's own checkout, the script still the repository's)."""
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false", **(env or {}))
-    result = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, input=stdin, capture_output=True,
+    script, *rest = map(str, args)
+    if Path(cwd) != REPO and not Path(script).is_absolute():
+        script = str(REPO / script)
+    result = subprocess.run([sys.executable, script, *rest], cwd=cwd, input=stdin, capture_output=True,
                             text=True, env=env, timeout=900)
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}:\n{result.stderr[-3000:]}")

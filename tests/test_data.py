@@ -6,7 +6,8 @@ import stat
 import pytest
 
 from conftest import run_script
-from qrewrite.data import DataError, check_disjoint, load_pairs, read_mqr, split_pairs, write_json_atomic
+from qrewrite.data import check_disjoint, load_pairs, read_mqr, split_pairs, write_json_atomic
+from qrewrite.errors import DataError
 
 BAD_FILES = [
     ("{not json", "not valid JSON"),

@@ -8,22 +8,23 @@ import pytest
 
 from conftest import REPO, run_script
 from qrewrite.data import check_disjoint, load_pairs
-from qrewrite.left_alone import skip_reason
 from qrewrite.metrics import score
+from qrewrite.skip import skip_reason
 
 
+@pytest.mark.slow
 def test_shipped_dataset_is_the_generators_output(tmp_path):
-    run_script("dataset/generate.py", "--out-dir", tmp_path)
+    run_script("dataset/generate.py", "--out", tmp_path)
     for name in ("train.json", "valid.json", "README.md"):
         assert (tmp_path / name).read_bytes() == (REPO / "dataset" / name).read_bytes(), name
-    run_script("dataset/generate.py", "--out-dir", tmp_path, "--no-readme")  # its own folder: written again
+    run_script("dataset/generate.py", "--out", tmp_path, "--no-readme")  # its own folder: written again
 
 
 def test_generator_never_overwrites_what_a_user_has(tmp_path):
     """A folder of the user's is refused; so is writing over a --held-out benchmark (here: the 16,000-pair
-    recipe without its --out-dir, whose valid.json would replace the v4 benchmark it holds out)."""
+    recipe without its --out, whose valid.json would replace the v4 benchmark it holds out)."""
     (tmp_path / "README.md").write_text("my project\n")
-    cases = [(["--out-dir", tmp_path], "holds files not written by dataset/generate.py", tmp_path),
+    cases = [(["--out", tmp_path], "holds files not written by dataset/generate.py", tmp_path),
              (["--held-out", REPO / "dataset" / "valid.json"], "is the input", REPO / "dataset")]
     for args, expected, folder in cases:
         before = {p: p.read_bytes() for p in folder.iterdir() if p.is_file()}
@@ -102,10 +103,11 @@ def test_earlier_valid_sources_never_in_train(name, size):
     assert not benchmark_sources & train_sources
 
 
+@pytest.mark.slow
 def test_a_training_split_four_times_the_shipped_one_is_made_and_checked(tmp_path):
     """16,000 pairs: more than the left-alone lists hold (each item still appears once), and draws where the typo
     noise mangled a name moved to the message's start, which are drawn again rather than failing the run."""
-    run_script("dataset/generate.py", "--train-size", "16000", "--out-dir", tmp_path, "--no-readme")
+    run_script("dataset/generate.py", "--train-size", "16000", "--out", tmp_path, "--no-readme")
     train = json.loads((tmp_path / "train.json").read_text())
     assert len(train) == 16000 and len({p["input"] for p in train}) == 16000
     families = Counter(p["family"] for p in train)
@@ -133,14 +135,15 @@ def test_datasheet_counts_targets_whose_inputs_share_a_family():
     assert "never the same family twice" in (REPO / "dataset" / "README.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_sizes_the_sources_cannot_hold_end_with_one_line(tmp_path):
-    result = run_script("dataset/generate.py", "--train-size", "64000", "--out-dir", tmp_path, "--no-readme",
+    result = run_script("dataset/generate.py", "--train-size", "64000", "--out", tmp_path, "--no-readme",
                         check=False)
     assert result.returncode == 2
     assert result.stderr.startswith("error: --train-size 64000") and "fewer pairs" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
     # valid's questions are its share in proportion to the sizes: too few for a family, the fix is a larger valid
-    result = run_script("dataset/generate.py", "--seed", "1", "--train-size", "16000", "--out-dir", tmp_path,
+    result = run_script("dataset/generate.py", "--seed", "1", "--train-size", "16000", "--out", tmp_path,
                         "--no-readme", check=False)
     assert result.returncode == 2 and not list(tmp_path.iterdir())
     assert "valid: the context_owned family" in result.stderr and "larger --valid-size" in result.stderr
@@ -276,7 +279,7 @@ def frame_words():
 
 
 def clean_questions():
-    from dataset.sources import clean_text, QUESTIONS_FILE
+    from dataset.sources import QUESTIONS_FILE, clean_text
 
     return [clean_text(line) for line in QUESTIONS_FILE.read_text(encoding="utf-8").splitlines()
             if line.strip() and not line.startswith("#")]

@@ -20,6 +20,8 @@ from safetensors.torch import load_file
 
 from conftest import PAIRS, REPO, run_script
 
+pytestmark = pytest.mark.slow  # trains, converts or starts a server
+
 TORCHRUN = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 EPOCHS = 3
 # Records every file a process opens for writing (from Python), renames, creates or removes under WRITES_WATCHED,
@@ -90,14 +92,14 @@ def two_processes(workspace, tiny_model_dir, tmp_path_factory):
     """One uninterrupted run of two processes under torchrun, its writes recorded."""
     env, log = audited(tmp_path_factory.mktemp("audit"), workspace)
     run, outputs = workspace / "run", workspace / "outputs"
-    result = run_script(*TORCHRUN, *finetune_args(workspace, tiny_model_dir), "--out", run, "--outputs", outputs,
+    result = run_script(*TORCHRUN, *finetune_args(workspace, tiny_model_dir), "--out", run, "--reports", outputs,
                         env=env)
     return {"run": run, "outputs": outputs, "stdout": result.stdout, "writes": recorded_writes(log)}
 
 
 def test_each_process_trains_on_half_of_every_batch(two_processes, workspace, tiny_model_dir, tmp_path):
     run_script(*finetune_args(workspace, tiny_model_dir, epochs=1), "--out", tmp_path / "one",
-               "--outputs", tmp_path / "one-out")
+               "--reports", tmp_path / "one-out")
     one_process = json.loads((tmp_path / "one-out" / "finetune_full.json").read_text())
     assert one_process["processes"] == 1 and one_process["epochs"][1]["step"] == 12  # 24 pairs, batches of 2
 
@@ -151,7 +153,7 @@ def test_best_holds_the_epoch_the_table_marks(two_processes):
 
 def test_stopped_run_resumes_under_accelerate_launch(two_processes, workspace, tiny_model_dir, tmp_path):
     run, outputs = tmp_path / "run", tmp_path / "outputs"
-    args = [*finetune_args(workspace, tiny_model_dir), "--out", run, "--outputs", outputs]
+    args = [*finetune_args(workspace, tiny_model_dir), "--out", run, "--reports", outputs]
     process = subprocess.Popen([sys.executable, *TORCHRUN, *map(str, args)], cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = run / "checkpoints" / "checkpoint-6"
@@ -174,7 +176,7 @@ def test_stopped_run_resumes_under_accelerate_launch(two_processes, workspace, t
 
 def test_lora_under_fsdp_is_refused_before_anything_is_written(workspace, tiny_model_dir, tmp_path):
     result = run_script("finetune.py", "--data", workspace / "processed", "--model", tiny_model_dir, "--method",
-                        "lora", "--out", tmp_path / "run", "--outputs", tmp_path / "outputs",
+                        "lora", "--out", tmp_path / "run", "--reports", tmp_path / "outputs",
                         env={"ACCELERATE_USE_FSDP": "true"}, check=False)
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "configs/accelerate_ddp.yaml" in result.stderr and not list(tmp_path.iterdir())

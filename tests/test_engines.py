@@ -1,6 +1,5 @@
 """Engines: batched decoding equals one-at-a-time decoding, stop ids and bounds hold, int8 tracks fp32."""
 import pytest
-import torch
 
 from qrewrite.engines import CTranslate2Engine, TorchEngine
 from qrewrite.prompt import plain_token_ids, prompt_token_ids

@@ -4,7 +4,8 @@ import json
 import pytest
 
 from conftest import run_script
-from qrewrite.modeling import ModelError, load_model
+from qrewrite.errors import ModelError
+from qrewrite.modeling import load_model
 from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter, fallback_reason, guarded_rewrite, pick_candidate
 
 
@@ -101,6 +102,7 @@ def test_read_questions_from_each_file_form(tmp_path):
         assert list(read_questions(tmp_path / name)) == expected
 
 
+@pytest.mark.slow
 def test_infer_cli_args_stdin_and_files(tiny_model_dir, tmp_path):
     model = ["--model", tiny_model_dir]
     by_args = run_script("infer.py", *model, "hi waht is teh capital", "how do i reset my pasword").stdout
@@ -110,13 +112,15 @@ def test_infer_cli_args_stdin_and_files(tiny_model_dir, tmp_path):
 
     source, out = tmp_path / "q.jsonl", tmp_path / "out.jsonl"
     source.write_text('{"input": "hi waht is teh capital"}\n{"input": "how do i reset my pasword"}\n')
-    run_script("infer.py", *model, "--input", source, "--output", out, "--batch-size", "2")
+    old_flag = run_script("infer.py", *model, "--input", source, "--output", out, "--batch-size", "2")
+    assert "note: --output is now --out" in old_flag.stderr  # the old spelling still works, with a notice
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["input"] for r in records] == ["hi waht is teh capital", "how do i reset my pasword"]
     assert [r["rewrite"] for r in records] == by_args.splitlines()
     assert all(set(r) == {"input", "rewrite", "fallback", "restored"} for r in records)
 
 
+@pytest.mark.slow
 def test_infer_cli_bad_inputs(tiny_model_dir, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('[{"question": "x"}]')
@@ -136,6 +140,7 @@ def big_input(tmp_path, n):
     return source, lines
 
 
+@pytest.mark.slow
 def test_large_run_streams_in_chunks_and_resumes_after_a_kill(tiny_model_dir, tmp_path):
     import signal
     import subprocess
@@ -146,13 +151,13 @@ def test_large_run_streams_in_chunks_and_resumes_after_a_kill(tiny_model_dir, tm
     source, lines = big_input(tmp_path, 120)
     common = ["infer.py", "--model", tiny_model_dir, "--input", source, "--batch-size", "4"]
     whole = tmp_path / "whole.jsonl"
-    run_script(*common, "--output", whole)  # one chunk of 512
+    run_script(*common, "--out", whole)  # one chunk of 512
     records = [json.loads(line) for line in whole.read_text().splitlines()]
     assert [r["input"] for r in records] == lines
 
     killed = tmp_path / "killed.jsonl"
     partial = tmp_path / "killed.jsonl.partial"
-    process = subprocess.Popen([sys.executable, *map(str, common), "--output", killed, "--chunk-size", "10"],
+    process = subprocess.Popen([sys.executable, *map(str, common), "--out", killed, "--chunk-size", "10"],
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while process.poll() is None and (not partial.exists() or partial.read_text().count("\n") < 30):
         time.sleep(0.05)
@@ -163,23 +168,24 @@ def test_large_run_streams_in_chunks_and_resumes_after_a_kill(tiny_model_dir, tm
     with open(partial, "a") as handle:  # a chunk cut short: one whole (wrong) record, then a torn one
         handle.write(json.dumps({"input": lines[kept], "rewrite": "Not this one?", "fallback": None}) + "\n")
         handle.write('{"input": "torn')
-    refused = run_script(*common, "--output", killed, check=False)
+    refused = run_script(*common, "--out", killed, check=False)
     assert refused.returncode == 2 and "--resume" in refused.stderr and partial.exists()
-    run_script(*common, "--output", killed, "--chunk-size", "10", "--resume")
+    run_script(*common, "--out", killed, "--chunk-size", "10", "--resume")
     assert killed.read_bytes() == whole.read_bytes() and not partial.exists()
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_runs_partial_file(tiny_model_dir, tmp_path):
     source, lines = big_input(tmp_path, 12)
     out = tmp_path / "out.jsonl"
     (tmp_path / "out.jsonl.partial").write_text(json.dumps({"input": "something else", "rewrite": "x",
                                                             "fallback": None}) + "\n")
-    args = ["infer.py", "--model", tiny_model_dir, "--input", source, "--output", out]
+    args = ["infer.py", "--model", tiny_model_dir, "--input", source, "--out", out]
     result = run_script(*args, "--resume", check=False)
     assert result.returncode == 2 and "record 1" in result.stderr and "another run" in result.stderr
     assert not out.exists()
     result = run_script("infer.py", "--model", tiny_model_dir, "--resume", "hi", check=False)
-    assert result.returncode == 2 and "--output" in result.stderr
+    assert result.returncode == 2 and "--out" in result.stderr
 
 
 def test_progress_bar_counts_every_question_once(rewriter):

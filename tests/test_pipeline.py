@@ -1,7 +1,11 @@
 """End to end: the five scripts, run as a user runs them, on tiny data with a tiny model."""
 import json
 
+import pytest
+
 from conftest import run_script
+
+pytestmark = pytest.mark.slow  # trains, converts or starts a server
 
 
 def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
@@ -9,7 +13,7 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
     run_script("datamod.py", "--train", pair_files[0], "--valid", pair_files[1], "--out", data)
 
     trained = run_script("finetune.py", "--data", data, "--model", tiny_model_dir, "--method", "full",
-                         "--epochs", "2", "--batch-size", "2", "--lr", "1e-3", "--out", weights, "--outputs", outputs)
+                         "--epochs", "2", "--batch-size", "2", "--lr", "1e-3", "--out", weights, "--reports", outputs)
     assert "loss on [bracketed] tokens only" in trained.stdout
     summary = json.loads((outputs / "finetune_full.json").read_text())
     assert [row["epoch"] for row in summary["epochs"]] == [0, 1, 2]
@@ -24,7 +28,7 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
     assert (best / "model.safetensors").exists() and (best / "tokenizer.json").exists()
     assert (best / "model.safetensors").stat().st_mode & 0o777 == 0o644  # readable by the user's other accounts
 
-    run_script("evaluate.py", "--model", best, "--dataset", data, "--outputs", outputs, "--batch-size", "4")
+    run_script("score.py", "--model", best, "--data", data, "--reports", outputs, "--batch-size", "4")
     metrics = json.loads((outputs / "metrics.json").read_text())
     assert set(metrics["splits"]) == {"train", "valid"}
     valid = metrics["splits"]["valid"]
@@ -36,17 +40,18 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
     assert {"kept", "invented", "changed", "over_correction", "content_recall"} <= set(valid["model"])
     assert metrics["retry_beams"] == 4 and valid["retried"] == sum(r["retried"] for r in io)
 
-    quantized = run_script("quantize.py", "--model", best, "--calibration", pair_files[0], "--valid", pair_files[1],
-                           "--limit", "2", "--latency-questions", "2", "--outputs", outputs)
+    quantized = run_script("quantize.py", "--model", best, "--calibration", pair_files[0], "--data", pair_files[1],
+                           "--limit", "2", "--latency-questions", "2", "--reports", outputs)
     assert f"smoothed on 6 pairs of {pair_files[0]}" in quantized.stdout
     report = json.loads((outputs / "quantize.json").read_text())
     engines = report["engines"]
     assert report["smoothed"] and any(label.startswith("int8 CTranslate2, not smoothed") for label in engines)
     int8 = next(figures for label, figures in engines.items() if label.startswith("int8 CTranslate2, smoothed"))
-    assert int8["size_mb"] < engines["fp32 transformers"]["size_mb"] and engines["fp32 transformers"]["same_as_fp32"] == 1
+    fp32 = engines["fp32 transformers"]
+    assert int8["size_mb"] < fp32["size_mb"] and fp32["same_as_fp32"] == 1
     assert {"latency_ms_batch1", "tokens_per_s_batch1", "tokens_per_s_batch64", "valid_bleu"} <= set(int8)
 
-    run_script("evaluate.py", "--model", best, "--backend", "int8", "--data", pair_files[1], "--outputs", outputs / "q",
+    run_script("score.py", "--model", best, "--backend", "int8", "--data", pair_files[1], "--reports", outputs / "q",
                "--retry-beams", "1")
     int8_metrics = json.loads((outputs / "q" / "metrics.json").read_text())
     assert int8_metrics["backend"] == "int8" and int8_metrics["splits"]["valid"]["model"]["count"] == 2
@@ -60,7 +65,7 @@ def test_lora_with_resume(tmp_path, pair_files, tiny_model_dir):
     data, weights, outputs = tmp_path / "processed", tmp_path / "weights", tmp_path / "outputs"
     run_script("datamod.py", "--train", pair_files[0], "--valid", pair_files[1], "--out", data)
     common = ["finetune.py", "--data", data, "--model", tiny_model_dir, "--method", "lora", "--batch-size", "3",
-              "--out", weights, "--outputs", outputs]
+              "--out", weights, "--reports", outputs]
     run_script(*common, "--epochs", "1")
     # An earlier run's checkpoints are never discarded silently.
     refused = run_script(*common, "--epochs", "2", check=False)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from qrewrite.modeling import ModelError, load_model
+from qrewrite.errors import ModelError
+from qrewrite.modeling import load_model
 from qrewrite.prompt import plain_token_ids, prompt_token_ids
 from qrewrite.rewriter import Rewriter
 from quantize import quantize
@@ -73,3 +74,39 @@ def test_corrupt_int8_model_is_one_line_error(int8_dir, tmp_path):
     with pytest.raises(ModelError) as err:
         Rewriter(str(broken))
     assert "\n" not in str(err.value) and "broken-int8" in str(err.value)
+
+
+@pytest.mark.slow
+def test_the_gguf_export_reads_back_as_the_same_q8_0_model(tiny_model_dir, tmp_path):
+    """quantize.py --gguf, for llama.cpp and Ollama: read back with gguf's own reader, the header names the
+    architecture and shape, every 2-D weight is Q8_0 and dequantizes to the fp32 weight it came from."""
+    import gguf
+
+    from quantize import GGUF_NAME, export_gguf_dir
+
+    folder = export_gguf_dir(str(tiny_model_dir), tmp_path / "gguf")
+    reader = gguf.GGUFReader(folder / GGUF_NAME)
+    assert reader.fields["general.architecture"].contents() == "llama"
+    assert reader.fields["llama.block_count"].contents() == 2
+    assert reader.fields["llama.attention.head_count_kv"].contents() == 2
+    tensors = {t.name: t for t in reader.tensors}
+    assert "output.weight" not in tensors  # tied: llama.cpp reuses token_embd
+    assert len(tensors) == 1 + 2 * 9 + 1  # embeddings, 9 a layer, the final norm
+    model, _ = load_model(str(tiny_model_dir), device="cpu", dtype=torch.float32)
+    state = model.state_dict()
+    for gguf_name, hf_name in (("token_embd.weight", "model.embed_tokens.weight"),
+                               ("blk.1.ffn_down.weight", "model.layers.1.mlp.down_proj.weight")):
+        tensor = tensors[gguf_name]
+        assert tensor.tensor_type == gguf.GGMLQuantizationType.Q8_0
+        restored = gguf.quants.dequantize(tensor.data, tensor.tensor_type).reshape(state[hf_name].shape)
+        original = state[hf_name].numpy()
+        assert np.abs(restored - original).max() <= np.abs(original).max() / 127 + 1e-6
+    assert tensors["output_norm.weight"].tensor_type == gguf.GGMLQuantizationType.F32
+
+
+def test_the_gguf_export_refuses_other_architectures_in_one_line(tiny_qwen2_dir, tmp_path):
+    from quantize import export_gguf_dir
+
+    with pytest.raises(ModelError, match="convert_hf_to_gguf"):
+        export_gguf_dir(str(tiny_qwen2_dir), tmp_path / "gguf")
+    assert not (tmp_path / "gguf").exists()

@@ -91,13 +91,13 @@ BAD_INPUTS = [
      "the list is empty"),
     ("datamod.py", ["--train", "{ws}/latin1.txt", "--valid", "{ws}/dataset/valid.json", "--out", "{ws}/new"],
      "not valid JSON"),
-    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/questions.txt", "--output", "{ws}/link.jsonl"],
+    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/questions.txt", "--out", "{ws}/link.jsonl"],
      "symbolic link"),
-    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/questions.txt", "--output", "{ws}/fifo"],
+    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/questions.txt", "--out", "{ws}/fifo"],
      "not a regular file"),
-    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/questions.txt", "--output", "{ws}/questions.txt"],
+    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/questions.txt", "--out", "{ws}/questions.txt"],
      "is the input"),
-    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/questions.txt", "--output", "{ws}/mine"],
+    ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/questions.txt", "--out", "{ws}/mine"],
      "not a regular file"),
     ("infer.py", ["--model", "{ws}/model", "--batch-size", "0", "hi"], "--batch-size"),
     ("infer.py", ["--model", "{ws}/model", "--batch-size", "-1", "hi"], "--batch-size"),
@@ -108,26 +108,26 @@ BAD_INPUTS = [
     ("infer.py", ["--model", "nope/model", "hi"], "nope/model"),
     ("infer.py", ["--model", "{ws}/run/best", "--backend", "int8", "hi"], "quantize.py"),
     ("finetune.py", ["--overwrite", "--data", "{ws}/typo", "--model", "{ws}/model", "--out", "{ws}/run",
-                     "--outputs", "{ws}/outputs"], "no dataset"),
+                     "--reports", "{ws}/outputs"], "no dataset"),
     ("finetune.py", ["--overwrite", "--epochs", "0", "--out", "{ws}/run"], "--epochs"),
     ("finetune.py", ["--batch-size", "0", "--out", "{ws}/run"], "--batch-size"),
     ("finetune.py", ["--lr", "-1", "--out", "{ws}/run"], "--lr"),
     ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/mine"],
      "holds files not written by finetune.py"),
-    ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/half", "--outputs",
+    ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/half", "--reports",
                      "{ws}/outputs"], "half/best: holds files not written by finetune.py"),
-    ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/run", "--outputs",
+    ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/run", "--reports",
                      "{ws}/outputs"], "--resume"),
-    ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/new", "--outputs",
+    ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/new", "--reports",
                      "{ws}/mine"], "holds files not written"),
-    ("evaluate.py", ["--model", "{ws}/model", "--data", "{ws}/a/valid.json", "{ws}/b/valid.json", "--outputs",
+    ("score.py", ["--model", "{ws}/model", "--data", "{ws}/a/valid.json", "{ws}/b/valid.json", "--reports",
                      "{ws}/out"], "also named 'valid'"),
-    ("evaluate.py", ["--model", "{ws}/model", "--data", "{ws}/dataset/valid.json", "--limit", "0"], "--limit"),
-    ("evaluate.py", ["--model", "{ws}/model", "--data", "{ws}/dataset/valid.json", "--outputs", "{ws}/mine"],
+    ("score.py", ["--model", "{ws}/model", "--data", "{ws}/dataset/valid.json", "--limit", "0"], "--limit"),
+    ("score.py", ["--model", "{ws}/model", "--data", "{ws}/dataset/valid.json", "--reports", "{ws}/mine"],
      "holds files not written"),
-    ("evaluate.py", ["--model", "{ws}/model", "--data", "{ws}/dataset/valid.json", "--outputs", "{ws}/dataset"],
+    ("score.py", ["--model", "{ws}/model", "--data", "{ws}/dataset/valid.json", "--reports", "{ws}/dataset"],
      "holds the input"),
-    ("evaluate.py", ["--model", "{ws}/model", "--data", "{ws}/empty.json", "--outputs", "{ws}/out"],
+    ("score.py", ["--model", "{ws}/model", "--data", "{ws}/empty.json", "--reports", "{ws}/out"],
      "the list is empty"),
     ("quantize.py", ["--model", "{ws}/model", "--out", "{ws}/model", "--skip-benchmark"], "holds the input"),
     ("quantize.py", ["--model", "{ws}/model", "--out", "{ws}/mine", "--skip-benchmark"],
@@ -142,6 +142,7 @@ BAD_INPUTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script, args, words", BAD_INPUTS, ids=[f"{s}:{' '.join(a[-2:])}" for s, a, _ in BAD_INPUTS])
 def test_bad_input_is_one_line_and_changes_nothing(workspace, script, args, words):
     before = snapshot(workspace)
@@ -152,6 +153,7 @@ def test_bad_input_is_one_line_and_changes_nothing(workspace, script, args, word
     assert snapshot(workspace) == before
 
 
+@pytest.mark.slow
 def test_non_utf8_stdin_is_one_line(tiny_model_dir):
     result = subprocess.run([sys.executable, "infer.py", "--model", str(tiny_model_dir)], cwd=REPO,
                             input="caf\xe9?\n".encode("latin-1"), capture_output=True, timeout=300)
@@ -167,7 +169,7 @@ def test_byte_order_mark_is_read(tiny_model_dir, tmp_path):
 
 
 def test_int8_folder_without_tokenizer_or_with_garbage(int8_model, tmp_path):
-    from qrewrite.modeling import ModelError
+    from qrewrite.errors import ModelError
     from qrewrite.rewriter import Rewriter
 
     no_tokenizer = tmp_path / "no-tokenizer"
@@ -185,6 +187,7 @@ def test_int8_folder_without_tokenizer_or_with_garbage(int8_model, tmp_path):
         Rewriter(str(garbage))
 
 
+@pytest.mark.slow
 def test_outputs_are_replaced_only_where_owned(workspace):
     # A second run into its own folder replaces it; the folder it made holds nothing stale.
     args = ["datamod.py", "--train", workspace / "dataset/train.json", "--valid", workspace / "dataset/valid.json",
@@ -196,6 +199,7 @@ def test_outputs_are_replaced_only_where_owned(workspace):
     assert json.loads((workspace / "processed" / ".qrewrite-owner.json").read_text())["written_by"] == "datamod.py"
 
 
+@pytest.mark.slow
 def test_kill_during_training_then_resume_gives_identical_weights(tmp_path, pair_files, tiny_model_dir):
     from safetensors.torch import load_file
 
@@ -203,10 +207,10 @@ def test_kill_during_training_then_resume_gives_identical_weights(tmp_path, pair
     run_script("datamod.py", "--train", pair_files[0], "--valid", pair_files[1], "--out", data)
     common = ["finetune.py", "--data", data, "--model", tiny_model_dir, "--epochs", "6", "--batch-size", "2",
               "--lr", "1e-3"]
-    run_script(*common, "--out", tmp_path / "whole", "--outputs", tmp_path / "o1")
+    run_script(*common, "--out", tmp_path / "whole", "--reports", tmp_path / "o1")
 
     killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, *map(str, common), "--out", killed, "--outputs", tmp_path / "o2"],
+    process = subprocess.Popen([sys.executable, *map(str, common), "--out", killed, "--reports", tmp_path / "o2"],
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = killed / "checkpoints" / "checkpoint-3" / "trainer_state.json"
     deadline = time.time() + 600
@@ -214,11 +218,12 @@ def test_kill_during_training_then_resume_gives_identical_weights(tmp_path, pair
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL and not (killed / "best").exists()  # it really died mid-run
-    run_script(*common, "--out", killed, "--outputs", tmp_path / "o2", "--resume")
+    run_script(*common, "--out", killed, "--reports", tmp_path / "o2", "--resume")
     whole, resumed = (load_file(str(d / "best" / "model.safetensors")) for d in (tmp_path / "whole", killed))
     assert whole.keys() == resumed.keys() and all((whole[k] == resumed[k]).all() for k in whole)
 
 
+@pytest.mark.slow
 def test_unknown_split_and_empty_train_split(workspace):
     from datasets import Dataset, DatasetDict
 
@@ -229,10 +234,10 @@ def test_unknown_split_and_empty_train_split(workspace):
     DatasetDict({"train": Dataset.from_list([{"input": "a", "output": "b"}]).select([]),
                  "valid": Dataset.from_list([{"input": "a", "output": "b"}])}).save_to_disk(str(empty_train))
     before = snapshot(workspace)
-    cases = [(["evaluate.py", "--model", workspace / "model", "--dataset", processed, "--splits", "test"],
+    cases = [(["score.py", "--model", workspace / "model", "--data", processed, "--splits", "test"],
               "--splits test"),
              (["finetune.py", "--data", empty_train, "--model", workspace / "model", "--out", workspace / "new",
-               "--outputs", workspace / "outputs"], "--data")]
+               "--reports", workspace / "outputs"], "--data")]
     for args, words in cases:
         result = run_script(*args, check=False)
         assert result.returncode == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()]

@@ -1,8 +1,10 @@
 """serve.py over real HTTP, the real script on the tiny model: both endpoints, every error path, concurrent
-requests, health, metrics, a clean SIGTERM and one-line errors. The queue, batching, deadline and warm-up
-cases run in-process with a gated fake engine, so that they are exact: test_serve_inprocess.py."""
+requests, health, metrics, its log lines, a clean SIGTERM and one-line errors. The queue, batching, deadline and
+warm-up cases run in-process with a gated fake engine, so that they are exact: test_serve_inprocess.py. The
+OpenAI client, streamed and not: test_serve_openai.py."""
 import http.client
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -15,6 +17,8 @@ import pytest
 import serve
 from conftest import REPO
 from qrewrite.rewriter import MAX_INPUT_TOKENS
+
+pytestmark = pytest.mark.slow  # trains, converts or starts a server
 
 MAX_QUESTIONS = 8
 MAX_BODY = 4096
@@ -69,14 +73,20 @@ def start_server(model_dir, *flags, log=None):
 
 
 @pytest.fixture(scope="module")
-def server(tiny_model_dir, tmp_path_factory):
-    log = open(tmp_path_factory.mktemp("serve") / "serve.log", "w")
-    proc, port = start_server(tiny_model_dir, "--max-questions", str(MAX_QUESTIONS),
-                              "--max-body-bytes", str(MAX_BODY), "--deadline-ms", "60000", log=log)
-    yield port
-    proc.terminate()
-    proc.wait(timeout=60)
-    log.close()
+def served(tiny_model_dir, tmp_path_factory):
+    """serve.py on the tiny model for a module's tests: (port, path of its stderr log)."""
+    path = tmp_path_factory.mktemp("serve") / "serve.log"
+    with open(path, "w") as log:
+        proc, port = start_server(tiny_model_dir, "--max-questions", str(MAX_QUESTIONS),
+                                  "--max-body-bytes", str(MAX_BODY), "--deadline-ms", "60000", log=log)
+        yield port, path
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    return served[0]
 
 
 def test_rewrite_answers_each_question_in_order(server):
@@ -124,7 +134,12 @@ BAD_REQUESTS = [
     ("POST", "/v1/rewrite", {"questions": ["word " * (MAX_INPUT_TOKENS + 10)]}, 422,
      f"the limit is {MAX_INPUT_TOKENS}"),
     ("POST", "/v1/rewrite", {"questions": ["x" * MAX_BODY]}, 413, "--max-body-bytes"),
-    ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "q"}], "stream": True}, 400, "stream"),
+    ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "q"}], "stream": "yes"}, 422,
+     '"stream"'),
+    ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "q"}], "stream": True,
+                                      "stream_options": True}, 422, '"stream_options"'),
+    ("POST", "/v1/chat/completions", {"messages": [{"role": "system", "content": "q"}], "stream": True}, 422,
+     '"user"'),  # a streamed request's errors are JSON too: no event is sent before the rewrite is done
     ("POST", "/v1/chat/completions", {"messages": [{"role": "system", "content": "q"}]}, 422, '"user"'),
     ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": 5}]}, 422, "content"),
     ("POST", "/v1/chat/completions", {"prompt": "q"}, 422, "messages"),
@@ -177,6 +192,20 @@ def test_health_and_metrics(server):
                  "qrewrite_batch_size_count", "qrewrite_queue_depth 0.0", "qrewrite_fallbacks_total{reason=",
                  "qrewrite_generated_tokens_total"):
         assert line in text, line
+
+
+def test_the_log_has_startup_lines_and_one_access_line_a_request(served):
+    port, log = served
+    call(port, "POST", "/v1/rewrite", {"questions": ["one waht", "two"]})
+    call(port, "GET", "/v2/access-log-probe")
+    lines = log.read_text().splitlines()
+    assert any("INFO qrewrite.serve: model " in line and " loaded (fp32) in " in line for line in lines)
+    assert any(line.endswith(f"INFO qrewrite.serve: listening on http://127.0.0.1:{port}") for line in lines)
+    probe = [line for line in lines if "/v2/access-log-probe" in line]  # uvicorn's own access line would be a 2nd
+    assert len(probe) == 1 and re.search(
+        r"INFO qrewrite\.serve\.access: GET /v2/access-log-probe 404 questions=0 ms=[0-9.]+ fallbacks=0$", probe[0])
+    rewrite = [line for line in lines if "POST /v1/rewrite 200 questions=2 " in line]
+    assert rewrite and re.search(r"ms=[0-9.]+ fallbacks=(0|[12] \(.+\))$", rewrite[-1])
 
 
 def test_sigterm_finishes_the_request_in_flight_and_exits_0(tiny_model_dir):

@@ -1,6 +1,8 @@
 """serve.py's app in-process, served over real HTTP from a uvicorn thread, with the Rewriter's rewrite_records
 replaced by a gated fake engine, so that batching, the queue, the deadline, the warm-up and the worker threads
-are exact; and the listening socket's TCP_NODELAY."""
+are exact; the access log lines; and the listening socket's TCP_NODELAY."""
+import logging
+import re
 import socket
 import threading
 import time
@@ -8,10 +10,11 @@ from contextlib import contextmanager
 
 import pytest
 import uvicorn
+from test_serve import call
 
 import serve
 from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter
-from test_serve import call
+
 
 class GatedEngine:
     """A slow fake engine: each call waits for the gate to open, and the questions of each call are kept."""
@@ -199,6 +202,38 @@ def test_fallbacks_are_counted_by_kind_not_by_item(rewriter, monkeypatch):
         assert status == 200 and body["rewrites"][0]["fallback"] == "dropped: 4417"
         metrics = call(port, "GET", "/metrics")[2]
         assert 'qrewrite_fallbacks_total{reason="dropped"} 1.0' in metrics and "4417" not in metrics
+
+
+def test_each_request_logs_one_access_line(rewriter, monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="qrewrite.serve.access")
+    with in_process(rewriter, monkeypatch) as (port, engine, worker):
+        engine.gate.set()
+        until(worker.ready.is_set)
+        monkeypatch.setattr(rewriter, "rewrite_records", lambda questions: [
+            {"input": q, "rewrite": q, "raw": "", "fallback": q.split(" ", 1)[1] if " " in q else None,
+             "restored": []} for q in questions])
+        call(port, "POST", "/v1/rewrite", {"questions": ["a dropped: 4417", "b", "c empty", "d dropped: 12"]})
+        call(port, "POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "e"}], "stream": True})
+        call(port, "POST", "/v1/rewrite", {"questions": []})
+        call(port, "GET", "/health")
+    lines = [r.getMessage() for r in caplog.records if r.name == "qrewrite.serve.access"]
+    assert len(lines) == 4 and all(r.levelno == logging.INFO for r in caplog.records if r.name.endswith("access"))
+    ms = r"ms=\d+\.\d"
+    assert re.fullmatch(rf"POST /v1/rewrite 200 questions=4 {ms} fallbacks=3 \(dropped:2, empty:1\)", lines[0])
+    assert re.fullmatch(rf"POST /v1/chat/completions 200 questions=1 {ms} fallbacks=0", lines[1])
+    assert re.fullmatch(rf"POST /v1/rewrite 422 questions=0 {ms} fallbacks=0", lines[2])
+    assert re.fullmatch(rf"GET /health 200 questions=0 {ms} fallbacks=0", lines[3])
+
+
+def test_no_access_log_silences_the_access_lines_alone(monkeypatch):
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)  # leaves pytest's handlers alone
+    try:
+        serve.configure_logging(serve.parse_args(["--no-access-log"]))
+        assert not serve.access_log.isEnabledFor(logging.INFO) and serve.access_log.isEnabledFor(logging.WARNING)
+        serve.configure_logging(serve.parse_args([]))
+        assert serve.access_log.level == logging.NOTSET  # on: as --log-level says
+    finally:
+        serve.access_log.setLevel(logging.NOTSET)
 
 
 def test_connections_get_tcp_nodelay():

@@ -1,14 +1,18 @@
 """Activation smoothing before int8 (qrewrite/smoothing.py): exact in float, closer to fp32 once in int8."""
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
+from conftest import PAIRS
 from qrewrite.modeling import load_model
 from qrewrite.prompt import plain_token_ids, prompt_token_ids, training_example
 from qrewrite.smoothing import smooth
 from quantize import quantize
-
-from conftest import PAIRS
 
 QUESTIONS = ["hey waht is teh capital of frnace? thx", "um when does the store on 5th street open"]
 
@@ -45,11 +49,30 @@ def test_an_unknown_architecture_is_left_alone(tiny_model_dir, tokenizer):
     assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
 
 
+INT8_LOGITS = """
+import json, sys
+import ctranslate2, numpy as np
+generator = ctranslate2.Generator(sys.argv[1], compute_type="int8")
+tokens = json.loads(open(sys.argv[2]).read())
+np.savez(sys.argv[3], *[np.asarray(generator.forward_batch([t]))[0] for t in tokens])
+"""
+
+
+def int8_logits_on_mkl(folder, tokens, tmp_path):
+    """CTranslate2's int8 logits with its MKL backend, in a process of its own: CTranslate2 picks the backend by
+    CPU vendor once a process (CT2_USE_MKL overrides it), and the other backends quantize differently."""
+    (tmp_path / "tokens.json").write_text(json.dumps(tokens))
+    subprocess.run([sys.executable, "-c", INT8_LOGITS, str(folder), str(tmp_path / "tokens.json"),
+                    str(tmp_path / "logits.npz")], check=True, env=dict(os.environ, CT2_USE_MKL="1"))
+    with np.load(tmp_path / "logits.npz") as saved:
+        return [saved[f"arr_{i}"] for i in range(len(tokens))]
+
+
+@pytest.mark.slow
 def test_smoothing_brings_int8_closer_to_fp32_with_an_outlier_channel(tiny_model_dir, tokenizer, tmp_path):
     """A model whose norms make a few channels 100x larger than the rest (as trained models have): per-token int8
-    activations lose the small channels, unless smoothing moved the outliers into the weights."""
-    import ctranslate2
-
+    activations lose the small channels, unless smoothing moved the outliers into the weights. Measured on
+    MKL's int8 path on every CPU; the other backends' figures are in docs/results.md."""
     model, _ = load_model(str(tiny_model_dir), device="cpu", dtype=torch.float32)
     with torch.no_grad():
         for layer in model.model.layers:
@@ -59,12 +82,11 @@ def test_smoothing_brings_int8_closer_to_fp32_with_an_outlier_channel(tiny_model
     model.save_pretrained(outlier_dir)
     tokenizer.save_pretrained(outlier_dir)
     expected = fp32_logits(model, tokenizer)
+    tokens = [tokenizer.convert_ids_to_tokens(ids) for ids in prompts(tokenizer)]
     errors = {}
     for name, examples in (("plain", None), ("smoothed", calibration(tokenizer))):
         assert quantize(str(outlier_dir), tmp_path / name, examples) == (examples is not None)
-        generator = ctranslate2.Generator(str(tmp_path / name), compute_type="int8")
-        got = [np.asarray(generator.forward_batch([tokenizer.convert_ids_to_tokens(ids)]))[0]
-               for ids in prompts(tokenizer)]
+        got = int8_logits_on_mkl(tmp_path / name, tokens, tmp_path)
         errors[name] = np.mean([np.abs(g - e).mean() for g, e in zip(got, expected)])
     # measured: 0.0143 plain, 0.0064 smoothed (0.0018 both without the outliers)
     assert errors["smoothed"] < 0.6 * errors["plain"], errors

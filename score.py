@@ -5,28 +5,29 @@ work), chrF and exact match, each beside the identity baseline (copying the inpu
 Faithfulness beside them: the share of rewrites that keep every number, name and negation the reference keeps,
 that invent one, that change a word into one in neither input nor reference ("pharjacy" -> "phone"), that change
 an already-clean input, and content-word recall/precision (qrewrite.metrics).
-Writes outputs/<split>_io.json (input, reference, prediction, per-example BLEU, fallback, the input's words the
+Writes <reports>/<split>_io.json (input, reference, prediction, per-example BLEU, fallback, the input's words the
 guard put back, what it dropped, invented or changed: list the meaning-changing rewrites with
-`"meaning_changed": true`) and outputs/metrics.json.
+`"meaning_changed": true`) and <reports>/metrics.json; <reports> is outputs/<run> (outputs/<run>/int8 for
+an int8 model) unless --reports names another folder.
 Data whose pairs carry a "family" (the shipped dataset's do) is also scored family by family.
-(This file shadows the `evaluate` package from the hub; scores come from sacrebleu.)
 
-    python evaluate.py                                    # weights/full/best on data/processed train + valid
-    python evaluate.py --model weights/lora/best --outputs outputs/lora
-    python evaluate.py --backend int8                     # the int8 model quantize.py wrote (weights/full/int8)
-    python evaluate.py --beams 4 --outputs outputs/beams4  # beam search, the candidate picked as infer.py does
-    python evaluate.py --data ../shared/data/mqr/dev.tsv --limit 200   # any JSON of pairs or MQR .tsv
+    python score.py                                    # weights/full/best on data/processed train + valid
+    python score.py --model weights/lora/best          # -> outputs/lora
+    python score.py --backend int8                     # the int8 model quantize.py wrote (weights/full/int8)
+    python score.py --beams 4 --reports outputs/full/beams4  # beam search, the candidate picked as infer.py does
+    python score.py --data ../shared/data/mqr/dev.tsv --limit 200   # any JSON of pairs or MQR .tsv
 """
 import argparse
 from collections import Counter
 from pathlib import Path
 
 from qrewrite.cli import ArgumentParser, fail, positive_int
-from qrewrite.data import DataError, load_pairs, read_mqr, write_json_atomic
-from qrewrite.metrics import score_with_baseline, sentence_bleu
-from qrewrite.modeling import TRAINED_MODEL, ModelError
-from qrewrite.paths import OUTPUTS, PROCESSED_DATA, check_outputs_dir, open_outputs_dir
+from qrewrite.data import load_pairs, read_mqr, write_json_atomic
 from qrewrite.engines import holds_int8_model
+from qrewrite.errors import DataError, ModelError
+from qrewrite.metrics import score_with_baseline, sentence_bleu
+from qrewrite.modeling import TRAINED_MODEL
+from qrewrite.paths import PROCESSED_DATA, check_reports_dir, open_reports_dir, reports_dir_for
 from qrewrite.rewriter import Rewriter, add_retry_beams_argument, fallback_kind
 
 
@@ -43,29 +44,30 @@ def load_data_files(paths):
 
 
 def load_splits(args):
-    """{split name: [pairs]} from --data files, or from the DatasetDict written by datamod.py."""
-    if args.data:
+    """{split name: [pairs]} from the DatasetDict written by datamod.py (one folder), or from --data files."""
+    if len(args.data) > 1 or not (Path(args.data[0]).is_dir() or args.data[0] == PROCESSED_DATA):
         return load_data_files(args.data)
-    if not Path(args.dataset).is_dir():
-        raise DataError(f"{args.dataset}: no dataset; run `python datamod.py` first or pass --data FILE")
+    folder = args.data[0]
+    if not Path(folder).is_dir():
+        raise DataError(f"--data {folder}: no dataset; run `python datamod.py` first or pass --data FILE")
     from datasets import load_from_disk
     try:
-        dataset = load_from_disk(args.dataset)
+        dataset = load_from_disk(folder)
     except (OSError, ValueError, IndexError, KeyError) as err:  # what datasets raises on a broken folder
-        raise DataError(f"--dataset {args.dataset}: not a dataset saved by datamod.py ({type(err).__name__}); "
-                        "pass the folder datamod.py wrote, or --data FILE") from None
+        raise DataError(f"--data {folder}: not a dataset saved by datamod.py ({type(err).__name__}); "
+                        "pass the folder datamod.py wrote, or JSON pair files") from None
     for split in args.splits:
         if split not in dataset or len(dataset[split]) == 0:
-            raise DataError(f"--splits {split}: {args.dataset} has no such split or it is empty; "
+            raise DataError(f"--splits {split}: {folder} has no such split or it is empty; "
                             f"it has {', '.join(dataset)}")
     return {split: dataset[split].to_list() for split in args.splits}
 
 
-def check_outputs(args, split_names):
-    """The outputs folder and every file it will get, checked before the model loads."""
-    inputs = [p for p in [args.model, args.dataset, *(args.data or [])] if Path(p).exists()]
+def check_reports(args, split_names):
+    """The reports folder and every file it will get, checked before the model loads."""
+    inputs = [p for p in [args.model, *args.data] if Path(p).exists()]
     int8 = args.backend == "int8" or (args.backend == "auto" and holds_int8_model(args.model))
-    return check_outputs_dir(args.outputs or (f"{OUTPUTS}/int8" if int8 else OUTPUTS),
+    return check_reports_dir(args.reports or reports_dir_for(args.model, int8),
                              [f"{split}_io.json" for split in split_names] + ["metrics.json"], inputs=inputs)
 
 
@@ -146,9 +148,10 @@ def print_tables(report):
 def main():
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=TRAINED_MODEL, help="model folder (fp32, merged LoRA or int8)")
-    parser.add_argument("--dataset", default=PROCESSED_DATA, help="DatasetDict written by datamod.py")
-    parser.add_argument("--splits", nargs="+", default=["train", "valid"])
-    parser.add_argument("--data", nargs="+", help="score these JSON pair files or MQR .tsv files instead")
+    parser.add_argument("--data", nargs="+", default=[PROCESSED_DATA], renamed_from=["--dataset"],
+                        help="the pairs in: the folder datamod.py wrote (its --splits are scored), or JSON pair "
+                             "files and MQR .tsv files (each scored as a split named by its file)")
+    parser.add_argument("--splits", nargs="+", default=["train", "valid"], help="with a datamod.py folder")
     parser.add_argument("--limit", type=positive_int, help="first N pairs of each split (quick runs)")
     parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
                         help="int8: the int8 model quantize.py wrote beside --model (auto: what --model holds)")
@@ -157,12 +160,13 @@ def main():
     add_retry_beams_argument(parser)
     parser.add_argument("--no-guard", dest="guard", action="store_false",
                         help="measure without the meaning guard and the language/greeting checks (see infer.py)")
-    parser.add_argument("--outputs", help="folder for *_io.json and metrics.json (default: outputs, int8: outputs/int8)")
+    parser.add_argument("--reports", renamed_from=["--outputs"],
+                        help="folder for *_io.json and metrics.json (default: outputs/<run>, or outputs/<run>/int8)")
     args = parser.parse_args()
 
     try:
         splits = {name: pairs[:args.limit] for name, pairs in load_splits(args).items()}
-        outputs = check_outputs(args, splits)
+        reports = check_reports(args, splits)
         rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams,
                             guard=args.guard, retry_beams=args.retry_beams)
     except (DataError, ModelError) as err:
@@ -173,15 +177,15 @@ def main():
               "splits": {}}
     for name, pairs in splits.items():
         metrics, io = evaluate_split(rewriter, pairs)
-        open_outputs_dir(outputs)
-        write_json_atomic(outputs / f"{name}_io.json", io)
+        open_reports_dir(reports)
+        write_json_atomic(reports / f"{name}_io.json", io)
         report["splits"][name] = metrics
-    write_json_atomic(outputs / "metrics.json", report)
+    write_json_atomic(reports / "metrics.json", report)
 
     decoding = ("greedy" if args.beams == 1 else f"{args.beams} beams") + ("" if args.guard else ", no guard")
     print(f"\nmodel {args.model} ({rewriter.backend}, {decoding}); identity = copying the input")
     print_tables(report)
-    print(f"wrote {outputs}/metrics.json and {', '.join(f'{outputs}/{n}_io.json' for n in splits)}")
+    print(f"wrote {reports}/metrics.json and {', '.join(f'{reports}/{n}_io.json' for n in splits)}")
 
 
 if __name__ == "__main__":
