@@ -20,6 +20,7 @@ processes on a CPU) each process trains on its share of every batch: the global 
 --batch-size x --grad-accum x processes, and the main process alone writes <out>/best, the table and the plot.
 """
 import argparse
+import logging
 import resource
 import shutil
 import time
@@ -47,6 +48,16 @@ OWNER = "finetune.py"
 
 DEFAULT_LR = {"full": 5e-5, "lora": 2e-4}
 IGNORE_INDEX = -100  # label value the loss skips
+
+
+class TiedOutputNotMissing(logging.Filter):
+    """A model with tied embeddings keeps no lm_head.weight in its checkpoints: the output layer is the embedding.
+    Loading the best epoch back, the Trainer reports that key as missing although nothing is lost (the tied
+    layer shares the loaded embedding); this filter drops that one line, and only it."""
+
+    def filter(self, record):
+        return not record.getMessage().startswith("There were missing keys in the checkpoint model loaded: "
+                                                  "['lm_head.weight']")
 
 
 def show_loss_mask(trainer, tokenizer):
@@ -237,6 +248,8 @@ def build_trainer(args, model, tokenizer, dataset, checkpoints, processes):
     )
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset["train"], eval_dataset=dataset["valid"],
                          processing_class=tokenizer, peft_config=peft_config)
+    if model.config.tie_word_embeddings:
+        logging.getLogger("transformers.trainer").addFilter(TiedOutputNotMissing())
     return trainer
 
 

@@ -15,6 +15,7 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
     trained = run_script("finetune.py", "--data", data, "--model", tiny_model_dir, "--method", "full",
                          "--epochs", "2", "--batch-size", "2", "--lr", "1e-3", "--out", weights, "--reports", outputs)
     assert "loss on [bracketed] tokens only" in trained.stdout
+    assert "missing keys" not in trained.stderr  # the tied output layer is not reported as lost on reload
     summary = json.loads((outputs / "finetune_full.json").read_text())
     assert [row["epoch"] for row in summary["epochs"]] == [0, 1, 2]
     chosen = [row for row in summary["epochs"] if row["chosen"]]
