@@ -1,0 +1,588 @@
+"""Engines side by side: the project's int8 engine in each of its settings and the peers a user might pick,
+on the same fine-tuned model, the same questions and the same prompt token ids, greedy, in one run.
+
+Rows: fp32 transformers (the reference); CTranslate2 (qrewrite/engines.py's CTranslate2Engine) on each int8
+backend it can use (CT2_USE_MKL=0 and =1: the backend is picked once per process, so every row runs in a process
+of its own, with CT2_VERBOSE=1), each compute type this CPU offers among int8, int8_float32, bfloat16 and
+int8_bfloat16, both thread layouts (2 workers x 1 thread, 1 worker x 2 threads) and the static prompt on and off;
+then OpenVINO GenAI (int8 weights; LLMPipeline and ContinuousBatchingPipeline), ONNX Runtime GenAI (int8),
+llama.cpp (GGUF Q8_0, several sequences per llama_decode call) and vLLM's CPU build (fp32).
+
+Figures: ms for one question alone (median over the questions, batch 1), new tokens/s at batch 16 (16 prompts
+decoded together; the continuous-batching engines get every prompt at once with at most 16 sequences in flight),
+the share of greedy outputs identical to fp32's (fp32 one question at a time is the reference), corpus BLEU of the
+raw batch-16 outputs against the pairs' references (no guard), size on disk. A candidate that cannot run gets
+one line saying why. The table starts with the CPU (lscpu), the date and the threads; it is printed as Markdown
+and written to <reports>/bench_engines.md and .json.
+
+The peers are installed in a venv of their own (the project's stays clean) and run there: --peers-python.
+Their models are converted once into --peer-models (reused when present): optimum-cli export openvino
+--weight-format int8, onnxruntime_genai's builder -p int8 -e cpu, quantize.py's GGUF Q8_0 export.
+
+    python bench_engines.py --model weights/full/best --peers-python /tmp/peers/bin/python
+    python bench_engines.py --model weights/quick/best --limit 50 --peer-models /tmp/peer-models \\
+        --peers-python /tmp/peers/bin/python --vllm-python /tmp/vllm/bin/python
+
+Run it alone on the machine. Workers run in other venvs, so this file imports only the standard library at the
+top; qrewrite and each engine's library are imported where they are used.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+THREADS = 2
+BATCH = 16  # new tokens/s is measured with this many prompts decoded together
+WARMUP_QUESTIONS = 2  # decoded alone, and BATCH decoded together, before anything is timed
+WORKER_TIMEOUT_S = 3600
+CT2_BACKENDS = ("0", "1")  # CT2_USE_MKL: CTranslate2's default backend on this CPU, and Intel MKL
+CT2_COMPUTE_TYPES = ("int8", "int8_float32", "bfloat16", "int8_bfloat16")  # each one this CPU lists
+CT2_LAYOUTS = ((THREADS, 1), (1, THREADS))  # (workers, threads each)
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
+ONNX_PAD_ID = 0  # <|endoftext|>: never in a prompt (user text is tokenized as plain text); SmolLM2 pads with
+#                  <|im_end|>, which every prompt holds, and ONNX Runtime GenAI masks every pad id it sees
+LLAMA_CONTEXT_PER_SEQUENCE = 1024  # prompt (at most 256 question tokens + template) + at most 528 new tokens
+LLAMA_BATCH_TOKENS = 8192  # most prompt tokens one llama_decode call takes
+VLLM_ENV = {"VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": f"0-{THREADS - 1}"}
+REPORT_NAMES = ["bench_engines.json", "bench_engines.md"]
+REPO = Path(__file__).resolve().parent
+
+
+# ---- Workers: one engine in a process of its own, timed on the job's prompts --------------------------------
+# Each opener returns generate(prompts, max_new_tokens, stop_ids, batch) -> new token ids for each prompt (the
+# driver cuts them at the first stop id and the prompt's bound, as the project's engines do).
+
+def in_groups(prompts, limits, batch):
+    for start in range(0, len(prompts), batch):
+        yield prompts[start:start + batch], limits[start:start + batch]
+
+
+def left_padded(group, pad_id):
+    """The prompts of a group padded on the left to one length, and their attention mask."""
+    width = max(map(len, group))
+    return ([[pad_id] * (width - len(p)) + p for p in group], [[0] * (width - len(p)) + [1] * len(p) for p in group])
+
+
+def project_engine(engine):
+    """An engine behind the project's interface (qrewrite/engines.py), one candidate each."""
+    def generate(prompts, limits, stop_ids, batch):
+        engine.batch_size = batch
+        return [found[0][0] for found in engine.generate(prompts, limits, stop_ids)]
+    return generate
+
+
+def open_fp32(spec):
+    import torch
+
+    from qrewrite.engines import TorchEngine
+
+    torch.set_num_threads(THREADS)
+    return project_engine(TorchEngine(spec["folder"], device="cpu"))
+
+
+def open_ctranslate2(spec):
+    from qrewrite.engines import CTranslate2Engine
+
+    engine = CTranslate2Engine(spec["folder"], threads=THREADS, inter_threads=spec["workers"],
+                               compute_type=spec["compute_type"])
+    if not spec["static_prompt"]:
+        engine.prompt_prefix = []  # split_static_prompt then gives every prompt whole
+    return project_engine(engine)
+
+
+def openvino_config(base, max_new_tokens, stop_ids):
+    """The model's own generation config (its end of text), greedy, bounded, with the project's stop ids."""
+    base.do_sample = False
+    base.num_beams = 1
+    base.max_new_tokens = max_new_tokens
+    base.stop_token_ids = set(stop_ids)
+    return base
+
+
+def open_openvino(spec):
+    """LLMPipeline on the stateful model (SDPA attention): padded batches (left), as one generate call each."""
+    import numpy as np
+    import openvino as ov
+    import openvino_genai as ov_genai
+
+    pipe = ov_genai.LLMPipeline(spec["folder"], "CPU", ATTENTION_BACKEND="SDPA", INFERENCE_NUM_THREADS=THREADS)
+
+    def generate(prompts, limits, stop_ids, batch):
+        outputs = []
+        for group, group_limits in in_groups(prompts, limits, batch):
+            ids, mask = (ov.Tensor(np.array(rows, dtype=np.int64)) for rows in left_padded(group, 0))
+            config = openvino_config(pipe.get_generation_config(), max(group_limits), stop_ids)
+            found = pipe.generate(ov_genai.TokenizedInputs(ids, mask), config)
+            outputs += [list(tokens) for tokens in found.tokens]
+        return outputs
+    return generate
+
+
+def open_openvino_cb(spec):
+    """ContinuousBatchingPipeline (paged attention): every prompt at once, at most BATCH sequences in flight."""
+    import numpy as np
+    import openvino as ov
+    import openvino_genai as ov_genai
+
+    scheduler = ov_genai.SchedulerConfig()
+    scheduler.max_num_seqs = BATCH
+    scheduler.cache_size = 1  # GB of KV cache
+    pipe = ov_genai.ContinuousBatchingPipeline(spec["folder"], scheduler, "CPU", {"INFERENCE_NUM_THREADS": THREADS})
+
+    def generate(prompts, limits, stop_ids, batch):
+        configs = [openvino_config(pipe.get_config(), limit, stop_ids) for limit in limits]
+        found = pipe.generate([ov.Tensor(np.array([p], dtype=np.int64)) for p in prompts], configs)
+        return [list(result.m_generation_ids[0]) for result in found]
+    return generate
+
+
+def open_onnxruntime(spec):
+    """ONNX Runtime GenAI's Generator: padded batches (left), greedy, token by token in C++."""
+    import numpy as np
+    import onnxruntime_genai as og
+
+    config = og.Config(spec["folder"])
+    config.overlay(json.dumps({"model": {"pad_token_id": ONNX_PAD_ID, "decoder": {"session_options": {
+        "intra_op_num_threads": THREADS, "inter_op_num_threads": 1}}}}))
+    model = og.Model(config)
+
+    def generate(prompts, limits, stop_ids, batch):
+        outputs = []
+        for group, group_limits in in_groups(prompts, limits, batch):
+            ids, _ = left_padded(group, ONNX_PAD_ID)
+            width = len(ids[0])
+            params = og.GeneratorParams(model)
+            params.set_search_options(do_sample=False, batch_size=len(group), max_length=width + max(group_limits))
+            generator = og.Generator(model, params)
+            generator.append_tokens(np.array(ids, dtype=np.int32))
+            while not generator.is_done():
+                generator.generate_next_token()
+            outputs += [list(generator.get_sequence(i)[width:]) for i in range(len(group))]
+        return outputs
+    return generate
+
+
+def open_llama_cpp(spec):
+    """llama.cpp through llama-cpp-python's low-level API: the prompts of a batch go into one llama_decode call as
+    sequences of their own, then one token of every unfinished sequence per call (greedy: the argmax)."""
+    import llama_cpp
+    import numpy as np
+    from llama_cpp import _internals
+
+    gguf_file = next(Path(spec["folder"]).glob("*.gguf"))
+    model = _internals.LlamaModel(path_model=str(gguf_file), params=llama_cpp.llama_model_default_params(),
+                                  verbose=False)
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx, params.n_seq_max = BATCH * LLAMA_CONTEXT_PER_SEQUENCE, BATCH
+    params.n_batch, params.n_ubatch = LLAMA_BATCH_TOKENS, 512
+    params.n_threads = params.n_threads_batch = THREADS
+    context = _internals.LlamaContext(model=model, params=params, verbose=False)
+    tokens = _internals.LlamaBatch(n_tokens=LLAMA_BATCH_TOKENS, embd=0, n_seq_max=1, verbose=False)
+    n_vocab = model.n_vocab()
+
+    def add_token(token, position, sequence):
+        batch, i = tokens.batch, tokens.batch.n_tokens
+        batch.token[i], batch.pos[i], batch.seq_id[i][0], batch.n_seq_id[i], batch.logits[i] = (
+            token, position, sequence, 1, True)
+        batch.n_tokens += 1
+        return i
+
+    def decode_group(group, limits, stop_ids):
+        if sum(map(len, group)) > LLAMA_BATCH_TOKENS:
+            raise ValueError(f"{sum(map(len, group))} prompt tokens in one batch; raise LLAMA_BATCH_TOKENS")
+        context.kv_cache_clear()
+        tokens.reset()
+        rows, ends = {}, 0
+        for sequence, prompt in enumerate(group):
+            tokens.add_sequence(prompt, sequence, False)  # logits at its last token only
+            ends += len(prompt)
+            rows[sequence] = ends - 1
+        context.decode(tokens)
+        new = [[] for _ in group]
+        while rows:
+            picks = {s: int(np.ctypeslib.as_array(context.get_logits_ith(row), shape=(n_vocab,)).argmax())
+                     for s, row in rows.items()}
+            tokens.reset()
+            rows = {}
+            for s, token in picks.items():
+                new[s].append(token)
+                if token not in stop_ids and len(new[s]) < limits[s]:
+                    rows[s] = add_token(token, len(group[s]) + len(new[s]) - 1, s)
+            if rows:
+                context.decode(tokens)
+        return new
+
+    def generate(prompts, limits, stop_ids, batch):
+        return [ids for group, group_limits in in_groups(prompts, limits, batch)
+                for ids in decode_group(group, group_limits, stop_ids)]
+    return generate
+
+
+def open_vllm(spec):
+    """vLLM's CPU build on the fp32 model: every prompt at once, at most BATCH sequences in flight."""
+    from vllm import LLM, SamplingParams
+
+    llm = LLM(model=spec["folder"], dtype="float32", max_num_seqs=BATCH, max_model_len=LLAMA_CONTEXT_PER_SEQUENCE,
+              seed=0)
+
+    def generate(prompts, limits, stop_ids, batch):
+        sampling = [SamplingParams(temperature=0.0, max_tokens=limit, stop_token_ids=list(stop_ids), detokenize=False)
+                    for limit in limits]
+        found = llm.generate([{"prompt_token_ids": p} for p in prompts], sampling, use_tqdm=False)
+        return [list(result.outputs[0].token_ids) for result in found]
+    return generate
+
+
+OPENERS = {"fp32": open_fp32, "ctranslate2": open_ctranslate2, "openvino": open_openvino,
+           "openvino_cb": open_openvino_cb, "onnxruntime": open_onnxruntime, "llama_cpp": open_llama_cpp,
+           "vllm": open_vllm}
+
+
+def measure(generate, job):
+    """Each prompt alone (batch 1, timed one by one), then all of them BATCH at a time (timed as a whole)."""
+    prompts, limits, stop_ids = job["prompts"], job["max_new_tokens"], job["stop_ids"]
+    generate(prompts[:WARMUP_QUESTIONS], limits[:WARMUP_QUESTIONS], stop_ids, 1)
+    generate(prompts[:BATCH], limits[:BATCH], stop_ids, BATCH)
+    alone, seconds = [], []
+    for prompt, limit in zip(prompts, limits):
+        start = time.perf_counter()
+        alone += generate([prompt], [limit], stop_ids, 1)
+        seconds.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    batched = generate(prompts, limits, stop_ids, BATCH)
+    return {"seconds_alone": seconds, "seconds_batched": time.perf_counter() - start,
+            "alone": [list(map(int, ids)) for ids in alone], "batched": [list(map(int, ids)) for ids in batched]}
+
+
+def run_worker(spec_file):
+    spec = json.loads(Path(spec_file).read_text(encoding="utf-8"))
+    result = measure(OPENERS[spec["kind"]](spec), json.loads(Path(spec["job"]).read_text(encoding="utf-8")))
+    Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
+
+
+# ---- Driver: the job, the candidates, one worker each, the table -------------------------------------------
+
+class CannotRun(Exception):
+    """A candidate that cannot run here; its message is the one line the table gives it."""
+
+
+def cpu_line():
+    """lscpu's model name and which of CPU_FLAGS it lists."""
+    fields = dict(line.split(":", 1) for line in subprocess.run(["lscpu"], capture_output=True, text=True,
+                                                                 check=True).stdout.splitlines() if ":" in line)
+    flags = fields.get("Flags", "").split()
+    listed = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in CPU_FLAGS)
+    return f"{fields.get('Model name', '?').strip()} ({listed})"
+
+
+def make_job(model, data, limit):
+    """The prompts as the Rewriter builds them (similar lengths together, as Rewriter.generate orders them), their
+    bounds (max_new_tokens_for), the stop ids, the references, and a function that decodes ids to text."""
+    from types import SimpleNamespace
+
+    from qrewrite.data import load_pairs
+    from qrewrite.engines import load_tokenizer
+    from qrewrite.modeling import resolve_model
+    from qrewrite.rewriter import Rewriter, max_new_tokens_for
+
+    pairs = load_pairs(data)[:limit]
+    tokenizer = load_tokenizer(resolve_model(model))
+    rewriter = Rewriter(model, engine=SimpleNamespace(name="prompts only", tokenizer=tokenizer, beam_search=False))
+    encoded = sorted(((rewriter.prompt_ids(p["input"]), p["output"]) for p in pairs), key=lambda e: len(e[0][0]))
+    job = {"prompts": [ids for (ids, _), _ in encoded], "stop_ids": rewriter.stop_ids,
+           "max_new_tokens": [max_new_tokens_for(n) for (_, n), _ in encoded]}
+    decode = lambda ids: tokenizer.decode(ids, skip_special_tokens=True).strip()  # as Rewriter.generate decodes
+    return job, [reference for _, reference in encoded], decode
+
+
+def size_mb(folder, pattern):
+    return round(sum(f.stat().st_size for f in Path(folder).glob(pattern)) / 2**20, 1)
+
+
+def converted(folder, marker, convert):
+    """A peer model folder, converted once: reused when it holds `marker`, else written beside it and moved in."""
+    folder = Path(folder)
+    if (folder / marker).is_file():
+        return folder
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    start = time.perf_counter()
+    convert(partial)
+    if not (partial / marker).is_file():
+        raise CannotRun(f"the conversion wrote no {marker}")
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.rename(folder)
+    print(f"converted {folder} in {time.perf_counter() - start:.0f} s", flush=True)
+    return folder
+
+
+def run_command(command, what):
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tempfile.gettempdir())
+    if done.returncode != 0:
+        raise CannotRun(f"{what} failed: {last_line(done.stderr + done.stdout)}")
+
+
+def last_line(text):
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
+
+
+def export_openvino(python, model, out):
+    run_command([str(Path(python).parent / "optimum-cli"), "export", "openvino", "--model", str(model), "--task",
+                 "text-generation-with-past", "--weight-format", "int8", str(out)], "optimum-cli export openvino")
+
+
+def export_onnxruntime(python, model, out):
+    with tempfile.TemporaryDirectory(prefix="ortgenai-cache.") as cache:
+        run_command([python, "-m", "onnxruntime_genai.models.builder", "-i", str(model), "-o", str(out),
+                     "-p", "int8", "-e", "cpu", "-c", cache], "onnxruntime_genai.models.builder")
+
+
+def export_gguf(model, out):
+    from qrewrite.errors import ModelError
+    from qrewrite.paths import check_output_dir
+    from quantize import OWNER, export_gguf_dir
+
+    try:
+        export_gguf_dir(model, check_output_dir(out, OWNER, inputs=[model]))
+    except ModelError as err:
+        raise CannotRun(str(err)) from None
+
+
+def has_module(python, module):
+    done = subprocess.run([python, "-c", f"import importlib.util as u; exit(u.find_spec('{module}') is None)"],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+def ct2_compute_types(backend):
+    """The compute types CTranslate2 lists for this CPU with CT2_USE_MKL=backend."""
+    code = "import ctranslate2, json; print(json.dumps(sorted(ctranslate2.get_supported_compute_types('cpu'))))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "CT2_USE_MKL": backend})
+    if done.returncode != 0:
+        raise CannotRun(last_line(done.stderr))
+    return json.loads(done.stdout)
+
+
+def ctranslate2_candidates(int8_folder):
+    """[candidate], [(label, why not)]: every backend x compute type x layout x static prompt."""
+    candidates, skipped = [], []
+    for backend in CT2_BACKENDS:
+        try:
+            listed = ct2_compute_types(backend)
+        except CannotRun as err:
+            skipped.append((f"CTranslate2, CT2_USE_MKL={backend}", str(err)))
+            continue
+        for compute_type in CT2_COMPUTE_TYPES:
+            if compute_type not in listed:
+                skipped.append((f"CTranslate2 {compute_type}, CT2_USE_MKL={backend}",
+                                f"get_supported_compute_types('cpu') lists only {', '.join(listed)}"))
+                continue
+            for workers, each in CT2_LAYOUTS:
+                for static in (True, False):
+                    candidates.append({
+                        "label": f"CTranslate2 {compute_type}, CT2_USE_MKL={backend}, {workers} worker(s) x {each} "
+                                 f"thread(s), static prompt {'on' if static else 'off'}",
+                        "kind": "ctranslate2", "python": sys.executable, "folder": str(int8_folder),
+                        "compute_type": compute_type, "workers": workers, "static_prompt": static,
+                        "env": {"CT2_USE_MKL": backend, "CT2_VERBOSE": "1"}, "size_mb": size_mb(int8_folder, "*.bin")})
+    return candidates, skipped
+
+
+def once(make):
+    """make(), called the first time only; later calls give its result, or raise its CannotRun, again."""
+    outcome = []
+
+    def get():
+        if not outcome:
+            try:
+                outcome.append(make())
+            except CannotRun as err:
+                outcome.append(err)
+        if isinstance(outcome[0], CannotRun):
+            raise outcome[0]
+        return outcome[0]
+    return get
+
+
+def peer_candidates(args):
+    """[candidate], [(label, why not)] for the peers: each needs its package in its venv and its converted model."""
+    python, models = args.peers_python, args.peer_models
+    openvino = once(lambda: converted(models / "openvino-int8", "openvino_model.xml",
+                                      lambda out: export_openvino(python, args.model, out)))
+    onnx = once(lambda: converted(models / "onnx-int8", "genai_config.json",
+                                  lambda out: export_onnxruntime(python, args.model, out)))
+    gguf = once(lambda: converted(models / "gguf", "model-q8_0.gguf", lambda out: export_gguf(args.model, out)))
+    peers = [  # label, kind, its python, the module it needs, its model folder, its weight files
+        ("OpenVINO GenAI LLMPipeline (SDPA), int8 weights", "openvino", python, "openvino_genai", openvino,
+         "openvino_model.*"),
+        (f"OpenVINO GenAI ContinuousBatchingPipeline, int8 weights, up to {BATCH} sequences", "openvino_cb", python,
+         "openvino_genai", openvino, "openvino_model.*"),
+        ("ONNX Runtime GenAI, int8 (MatMulNBits)", "onnxruntime", python, "onnxruntime_genai", onnx, "model.onnx*"),
+        (f"llama.cpp GGUF Q8_0, up to {BATCH} sequences per llama_decode", "llama_cpp", python, "llama_cpp", gguf,
+         "*.gguf"),
+        (f"vLLM CPU, fp32, up to {BATCH} sequences", "vllm", args.vllm_python or python, "vllm",
+         lambda: Path(args.model), "*.safetensors"),
+    ]
+    candidates, skipped = [], []
+    for label, kind, peer_python, module, folder_of, pattern in peers:
+        try:
+            if not peer_python:
+                raise CannotRun("no --peers-python given (the venv the peers are installed in)")
+            if not has_module(peer_python, module):
+                raise CannotRun(f"{module} is not installed in {peer_python}")
+            folder = folder_of()
+        except CannotRun as err:
+            skipped.append((label, str(err)))
+            continue
+        candidates.append({"label": label, "kind": kind, "python": peer_python, "folder": str(folder),
+                           "env": VLLM_ENV if kind == "vllm" else {}, "size_mb": size_mb(folder, pattern)})
+    return candidates, skipped
+
+
+def run_candidate(candidate, job_file, folder):
+    """Runs one worker; its result, and the lines CTranslate2 logged about its backend (CT2_VERBOSE)."""
+    spec_file, result_file, log_file = (Path(folder) / f"{name}.json" for name in ("spec", "result", "log"))
+    spec_file.write_text(json.dumps({**candidate, "job": str(job_file), "result": str(result_file)}), encoding="utf-8")
+    result_file.unlink(missing_ok=True)
+    with open(log_file, "w+", encoding="utf-8", errors="replace") as log:
+        try:
+            done = subprocess.run([candidate["python"], str(Path(__file__).resolve()), "--worker", str(spec_file)],
+                                  cwd=REPO, stdout=log, stderr=subprocess.STDOUT, timeout=WORKER_TIMEOUT_S,
+                                  env={**os.environ, **candidate["env"]})
+        except subprocess.TimeoutExpired:
+            raise CannotRun(f"did not finish in {WORKER_TIMEOUT_S} s") from None
+        log.seek(0)
+        output = log.read()
+    if done.returncode != 0 or not result_file.is_file():
+        raise CannotRun(f"exited {done.returncode}: {last_line(output)}")
+    backend = sorted({line.split("]")[-1].strip() for line in output.splitlines()
+                      if "[ctranslate2]" in line and re.search(r"ISA|MKL|backend|CPU", line)})
+    return json.loads(result_file.read_text(encoding="utf-8")), backend
+
+
+def figures(candidate, result, job, reference, references, decode):
+    """The row of one candidate: its outputs cut as the project's engines cut them, against fp32's."""
+    from qrewrite.engines import cut_at_stop
+    from qrewrite.metrics import score
+
+    limits = job["max_new_tokens"]
+    cut = lambda outputs: [cut_at_stop(ids, job["stop_ids"], limit) for ids, limit in zip(outputs, limits)]
+    alone, batched = cut(result["alone"]), cut(result["batched"])
+    reference = reference or alone
+    same = lambda outputs: round(sum(a == b for a, b in zip(outputs, reference)) / len(reference), 3)
+    return {"ms_alone": round(1000 * statistics.median(result["seconds_alone"]), 1),
+            "tokens_per_s_batch": round(sum(len(ids) + 1 for ids in batched) / result["seconds_batched"], 1),
+            "same_as_fp32_alone": same(alone), "same_as_fp32_batch": same(batched),
+            "bleu_batch": score([decode(ids) for ids in batched], references)["bleu"],
+            "size_mb": candidate["size_mb"]}, alone
+
+
+def markdown(report):
+    lines = [f"CPU: {report['cpu']}; {report['threads']} threads; {report['date']}", "",
+             f"{report['questions']} questions of {report['data']}, model {report['model']}; greedy, the project's "
+             f"prompt token ids for every engine; batch {BATCH}", "",
+             f"| engine | size MB | ms, one question alone (median) | new tok/s, batch {BATCH} | greedy = fp32, alone "
+             f"| greedy = fp32, batch {BATCH} | BLEU, batch {BATCH} (raw) |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {label} | {m['size_mb']} | {m['ms_alone']} | {m['tokens_per_s_batch']} "
+              f"| {m['same_as_fp32_alone']:.1%} | {m['same_as_fp32_batch']:.1%} | {m['bleu_batch']:.2f} |"
+              for label, m in report["engines"].items()]
+    lines += [""] + [f"- could not run: {label}: {why}" for label, why in report["could_not_run"].items()]
+    lines += [f"- CTranslate2, CT2_USE_MKL={backend} (CT2_VERBOSE): {'; '.join(said)}"
+              for backend, said in report["ct2_backends"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def parse_args():
+    from qrewrite.cli import ArgumentParser, positive_int
+    from qrewrite.modeling import TRAINED_MODEL
+
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(TRAINED_MODEL),
+                        help="fp32 model folder (finetune.py's best/); its int8 model is the folder int8/ beside it")
+    parser.add_argument("--data", default="dataset/valid.json", help="JSON pairs: the questions and references")
+    parser.add_argument("--limit", type=positive_int, default=50, help="questions measured")
+    parser.add_argument("--reports", renamed_from=["--outputs"],
+                        help="folder for bench_engines.md and .json (default: outputs/<run>)")
+    parser.add_argument("--peers-python", help="python of the venv the peers are installed in (not the project's)")
+    parser.add_argument("--vllm-python", help="python of vLLM's venv, if not --peers-python's")
+    parser.add_argument("--peer-models", type=Path,
+                        help="folder for the peers' converted models (default: peers/ beside --model)")
+    return parser.parse_args()
+
+
+def check_inputs(args):
+    """The job and the folders, checked before anything is converted or measured."""
+    from qrewrite.engines import holds_int8_model
+    from qrewrite.errors import ModelError
+    from qrewrite.paths import check_reports_dir, int8_dir_for, reports_dir_for
+
+    args.reports = check_reports_dir(args.reports or reports_dir_for(args.model), REPORT_NAMES,
+                                     inputs=[args.model, args.data])
+    args.peer_models = args.peer_models or Path(args.model).parent / "peers"
+    int8_folder = int8_dir_for(args.model)
+    if not holds_int8_model(int8_folder):
+        raise ModelError(f"no int8 model in {int8_folder}; run `python quantize.py --model {args.model}`")
+    return int8_folder
+
+
+def main():
+    if sys.argv[1:2] == ["--worker"]:
+        return run_worker(sys.argv[2])
+    from qrewrite.cli import fail
+    from qrewrite.data import write_json_atomic, write_text_atomic
+    from qrewrite.errors import DataError, ModelError
+    from qrewrite.paths import open_reports_dir
+
+    args = parse_args()
+    try:
+        int8_folder = check_inputs(args)
+        job, references, decode = make_job(args.model, args.data, args.limit)
+    except (DataError, ModelError) as err:
+        fail(err)
+    fp32 = {"label": "fp32 transformers (reference)", "kind": "fp32", "python": sys.executable, "folder": args.model,
+            "env": {}, "size_mb": size_mb(args.model, "*.safetensors")}
+    ct2, ct2_skipped = ctranslate2_candidates(int8_folder)
+    peers, peers_skipped = peer_candidates(args)
+    report = {"cpu": cpu_line(), "date": date.today().isoformat(), "threads": THREADS, "model": args.model,
+              "data": args.data, "questions": len(references), "batch": BATCH, "engines": {},
+              "could_not_run": dict(ct2_skipped + peers_skipped), "ct2_backends": {}}
+    reference = None
+    with tempfile.TemporaryDirectory(prefix="bench_engines.") as folder:
+        job_file = Path(folder) / "job.json"
+        job_file.write_text(json.dumps(job), encoding="utf-8")
+        for candidate in [fp32, *ct2, *peers]:
+            print(f"measuring {candidate['label']}", flush=True)
+            try:
+                result, backend = run_candidate(candidate, job_file, folder)
+            except CannotRun as err:
+                if reference is None:
+                    fail(f"the fp32 reference could not run: {err}")
+                report["could_not_run"][candidate["label"]] = str(err)
+                print(f"  could not run: {err}", flush=True)
+                continue
+            row, alone = figures(candidate, result, job, reference, references, decode)
+            reference = reference or alone
+            report["engines"][candidate["label"]] = row
+            if backend:
+                report["ct2_backends"][candidate["env"]["CT2_USE_MKL"]] = backend
+            print(f"  {row}", flush=True)
+    table = markdown(report)
+    print("\n" + table, end="")
+    open_reports_dir(args.reports)
+    write_json_atomic(args.reports / "bench_engines.json", report)
+    write_text_atomic(args.reports / "bench_engines.md", table)
+    print(f"wrote {args.reports}/bench_engines.md and .json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""bench_engines.py: its timing, its figures against fp32, its table, and a whole run on a tiny model."""
+import json
+import shutil
+
+import pytest
+
+import bench_engines
+from conftest import run_script
+from quantize import quantize
+
+
+def test_groups_keep_order_and_bounds():
+    groups = list(bench_engines.in_groups([[1], [2], [3]], [4, 5, 6], 2))
+    assert groups == [([[1], [2]], [4, 5]), ([[3]], [6])]
+
+
+def test_left_padding_and_its_mask():
+    assert bench_engines.left_padded([[5, 6, 7], [8]], 0) == ([[5, 6, 7], [0, 0, 8]], [[1, 1, 1], [0, 0, 1]])
+
+
+def test_once_gives_its_result_or_its_failure_again():
+    calls = []
+
+    def convert():
+        calls.append(1)
+        raise bench_engines.CannotRun("no converter")
+
+    get = bench_engines.once(convert)
+    for _ in range(2):
+        with pytest.raises(bench_engines.CannotRun, match="no converter"):
+            get()
+    assert len(calls) == 1
+
+
+def test_measure_times_each_prompt_alone_then_batches():
+    seen = []
+
+    def generate(prompts, limits, stop_ids, batch):
+        seen.append((len(prompts), batch))
+        return [[7] * limit for limit in limits]
+
+    job = {"prompts": [[1]] * 20, "max_new_tokens": [3] * 20, "stop_ids": [2]}
+    result = bench_engines.measure(generate, job)
+    assert seen == [(2, 1), (16, 16)] + [(1, 1)] * 20 + [(20, 16)]  # warm-up, alone, then batched
+    assert len(result["seconds_alone"]) == 20 and result["alone"] == result["batched"] == [[7, 7, 7]] * 20
+
+
+def test_figures_cut_outputs_as_the_engines_do_and_compare_with_fp32():
+    job = {"stop_ids": [2], "max_new_tokens": [3, 3]}
+    result = {"alone": [[5, 2, 9], [6, 6, 6, 6]], "batched": [[5, 2], [6, 9]], "seconds_alone": [0.1, 0.3],
+              "seconds_batched": 1.0}
+    reference = [[5], [6, 6, 6]]  # fp32's outputs, cut
+    row, alone = bench_engines.figures({"size_mb": 1.5}, result, job, reference, ["a b", "c d"],
+                                       lambda ids: " ".join(map(str, ids)))
+    assert alone == [[5], [6, 6, 6]]
+    assert row["same_as_fp32_alone"] == 1.0 and row["same_as_fp32_batch"] == 0.5
+    assert row["ms_alone"] == 200.0 and row["tokens_per_s_batch"] == 5.0  # (1 + 2) new ids, each + its end of turn
+    assert row["size_mb"] == 1.5 and 0 <= row["bleu_batch"] <= 100
+
+
+def test_table_names_the_cpu_every_row_and_what_could_not_run():
+    row = {"size_mb": 1.0, "ms_alone": 2.0, "tokens_per_s_batch": 3.0, "same_as_fp32_alone": 1.0,
+           "same_as_fp32_batch": 0.98, "bleu_batch": 50.0}
+    report = {"cpu": "Some CPU (avx2 yes)", "threads": 2, "date": "2026-12-06", "questions": 2, "data": "d.json",
+              "model": "m", "engines": {"fp32": row}, "could_not_run": {"vLLM": "no wheel"},
+              "ct2_backends": {"0": ["GEMM backend: x"]}}
+    table = bench_engines.markdown(report)
+    assert table.startswith("CPU: Some CPU (avx2 yes); 2 threads; 2026-12-06")
+    assert "| fp32 | 1.0 | 2.0 | 3.0 | 100.0% | 98.0% | 50.00 |" in table
+    assert "- could not run: vLLM: no wheel" in table and "CT2_USE_MKL=0 (CT2_VERBOSE): GEMM backend: x" in table
+
+
+@pytest.mark.slow
+def test_a_run_on_a_tiny_model(tiny_model_dir, tmp_path, pair_files):
+    best = tmp_path / "weights" / "tiny" / "best"
+    shutil.copytree(tiny_model_dir, best)
+    quantize(str(best), best.parent / "int8")
+    reports = tmp_path / "reports"
+    done = run_script("bench_engines.py", "--model", best, "--data", pair_files[1], "--limit", "2",
+                      "--reports", reports)
+    report = json.loads((reports / "bench_engines.json").read_text())
+    fp32 = report["engines"]["fp32 transformers (reference)"]
+    assert fp32["same_as_fp32_alone"] == 1.0 and report["questions"] == 2
+    ct2 = [label for label in report["engines"] if label.startswith("CTranslate2 int8, CT2_USE_MKL=0")]
+    assert len(ct2) == 4  # two thread layouts, static prompt on and off
+    assert "no --peers-python given" in report["could_not_run"]["ONNX Runtime GenAI, int8 (MatMulNBits)"]
+    assert (reports / "bench_engines.md").read_text() in done.stdout
