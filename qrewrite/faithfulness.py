@@ -14,10 +14,14 @@ Definitions (all compared case-insensitively):
   remark about the asker ("no idea", "my kid asked and i didn't know") may go with its remark, and the "or not"
   that ends a yes/no question may go; any other must stay.
 - choice: an "or" between two options ("should I contact them or the airline"), kept as "or", "vs" or "between".
+- time: a word that says when or how often ("yesterday", "tmrw", "on friday", "in march", "last night", "a week"),
+  kept where the words around it are kept; a remark dropped whole may take its time word with it.
 A name counts as kept when a word of the other text matches it closely (a fixed typo, "Barak" -> "Barack").
 - changed word: a content word of the rewrite that stands for no word of the question, not even as a fixed typo:
   a misspelling "corrected" into another word ("pharjacy" -> "phone", "moohs" -> "moles") or a word swapped
-  ("afternoon" -> "evening"), or one word of the question written twice ("a ba or a bs" -> "a battery or a battery").
+  ("afternoon" -> "evening"), or one word of the question written twice ("a ba or a bs" -> "a battery or a battery");
+  and a word the rewrite spells as no language knows it and the question does not ("mombasa" -> "Mombetasa"):
+  a fixed typo becomes a known word, a name typed in lowercase comes back recased, never respelt.
   Function words and spelled-out chat-speak ("tmrw" -> "tomorrow") are not changes.
 """
 import re
@@ -57,6 +61,19 @@ best
 all more most less least much many few such same also too even still yet own only way ways need needs like
 what's it's that's there's don't doesn't isn't aren't can't won't i'm i've i'd
 """.split())
+# words that say when: each stands alone ("tmrw" is spelled out first); "may" is left out (mostly the verb)
+TIME_WORDS = set("""
+today tonight tomorrow yesterday weekend weekends weekday weekdays
+monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednesdays thursdays fridays saturdays
+sundays january february march april june july august september october november december
+""".split())
+# words that say when or how often only after one of TIME_DETERMINERS ("last night", "this morning", "a week")
+TIME_UNITS = set("""
+night nights morning mornings afternoon afternoons evening evenings day days week weeks month months year years
+hour hours summer winter spring autumn
+""".split())
+TIME_DETERMINERS = {"last", "next", "this", "every", "each", "per", "a", "an", "tomorrow", "yesterday"}
+TIME_PHRASE_WORDS = TIME_WORDS | TIME_UNITS | TIME_DETERMINERS  # not the context of a time word: its own phrase
 WORD = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
 SENTENCE_END = re.compile(r"[.!?:;\n]")
 
@@ -112,6 +129,17 @@ def names(text):
         capitalised = (word[0].isupper() and (word[1:].islower() or len(word) == 1) and not sentence_start
                        and not shouted)
         if any(c.isdigit() for c in word) or mixed or acronym or capitalised:
+            found.append((word, position))
+    return found
+
+
+def times(text):
+    """(time word, word position) pairs: the words that say when or how often, chat-speak spelled out."""
+    found, text_words = [], [CHAT_SPEAK.get(plain(w), plain(w)) for w in words(text)]
+    for position, word in enumerate(text_words):
+        after_determiner = position > 0 and text_words[position - 1] in TIME_DETERMINERS or (
+            position > 1 and text_words[position - 1] == "the" and text_words[position - 2] in {"in", "at", "during"})
+        if word in TIME_WORDS or (word in TIME_UNITS and after_determiner):
             found.append((word, position))
     return found
 
@@ -182,6 +210,14 @@ def holds_word(word, held):
     return False
 
 
+def is_unknown_word(word):
+    """Whether no English text wordfreq counted holds `word` (plain): "mombetasa" and "frnace" are unknown,
+    "mombasa" and "france" are not."""
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en") == 0
+
+
 def changed_words(source, output):
     """Content words of `output` that stand for no word of `source` (see "changed word" in the module docstring),
     and words written more often than the question holds words they can stand for: one "better" does not become
@@ -195,7 +231,8 @@ def changed_words(source, output):
         if (bare in FUNCTION_WORDS or word.lower() in FUNCTION_WORDS or bare in NUMBER_WORDS
                 or not any(c.isalpha() for c in bare)):
             continue
-        if not holds_word(bare, held) or bare in written_too_often:
+        respelt = bare not in held and is_unknown_word(bare)
+        if not holds_word(bare, held) or bare in written_too_often or respelt:
             changed.append(word)
     return list(dict.fromkeys(changed))
 
@@ -210,23 +247,25 @@ def sentence_ids(text):
     return ids
 
 
-def content_neighbours(position, source, sides, count):
+def content_neighbours(position, source, sides, count, skip=frozenset()):
     """The `count` content words nearest to the source word at `position` on each side of `sides` ("left",
-    "right"), in its sentence, nearest first (stopwords and negations skipped)."""
+    "right"), in its sentence, nearest first (stopwords, negations and the plain words in `skip` passed over)."""
     source_words, sentence = words(source), sentence_ids(source)
 
     def nearest(order):
         return [source_words[j] for j in order if sentence[j] == sentence[position]
-                and source_words[j].lower() not in STOPWORDS and not is_negation(source_words[j].lower())][:count]
+                and source_words[j].lower() not in STOPWORDS and not is_negation(source_words[j].lower())
+                and plain(source_words[j]) not in skip][:count]
 
     orders = {"left": reversed(range(position)), "right": range(position + 1, len(source_words))}
     return [w for side in sides for w in nearest(orders[side])]
 
 
-def context_kept(position, source, output_words):
-    """Whether the rewrite keeps a content word next to a source word (2 on each side, same sentence): if it
-    keeps none, the remark around it was dropped as filler ("I saw it on a TV show"), which changes no question."""
-    near = content_neighbours(position, source, ("left", "right"), 2)
+def context_kept(position, source, output_words, skip=frozenset()):
+    """Whether the rewrite keeps a content word next to a source word (2 on each side, same sentence, the words
+    in `skip` passed over): if it keeps none, the remark around it was dropped as filler ("I saw it on a TV
+    show"), which changes no question."""
+    near = content_neighbours(position, source, ("left", "right"), 2, skip)
     return any(close_match(w, output_words) for w in near) if near else True
 
 
@@ -312,6 +351,9 @@ def dropped_items(source, output):
     dropped = [n for n, _ in numbers(source) if n not in output_numbers]
     dropped += [n for n, i in names(source) if not close_match(n, output_words)
                 and context_kept(i, source, output_words)]
+    output_held, named = spelled_out(output), {d.lower() for d in dropped}
+    dropped += [t for t, i in times(source) if t not in named and not close_match(t, output_held)
+                and context_kept(i, source, output_words, skip=TIME_PHRASE_WORDS)]
     # a negation must stay unless it stands in a remark about the asker that the rewrite dropped ("no [idea]",
     # "nobody [knows]", "didn't [explain]" may go with their remark)
     kept_negations = [i for _, i in negations(source, fuzzy=True) if not is_or_not(i, source)

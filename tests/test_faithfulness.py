@@ -64,6 +64,23 @@ GUARD_CASES = [
      "changed: wind, turbines"),
     ("the quickest way to the Louvre on a Sunday afernoon", "What is the quickest way to the Louvre on a Sunday "
      "evening?", "changed: evening"),
+    # a word that says when or how often stays where the words around it stay; a remark may take it along
+    ("hi!! how do i cancel order 4417 i placed yesterday, i dont want it anymore",
+     "How do I cancel order 4417 I did not want it anymore?", "dropped: yesterday"),
+    ("whats teh wether in paris tmrw", "What is the weather in Paris?", "dropped: tomorrow"),
+    ("how many eggs a week is it safe to eat", "How many eggs is it safe to eat?", "dropped: week"),
+    ("is the store open on sundays", "Is the store open?", "dropped: sundays"),
+    ("my internet is super slow only in the evenings, why would that happen", "Why is my internet slow?",
+     "dropped: evenings"),
+    ("my internet is super slow only in the evenings, why would that happen",
+     "Why is my internet slow only in the evenings?", None),
+    ("good morning, how do i reset my password", "How do I reset my password?", None),
+    ("it came up in a pub quiz last night. how do i know when to use the present perfect?",
+     "How do I know when to use the present perfect?", None),
+    # a name typed in lowercase comes back recased, never respelt into a word no text holds
+    ("how far is it from nairobi to mombasa by train", "How far is it from Nairobi to Mombetasa by train?",
+     "changed: Mombetasa"),
+    ("how far is it from nairobi to mombasa by train", "How far is it from Nairobi to Mombasa by train?", None),
     # fixed typos, spelled-out chat-speak and the words that reshape a question change nothing
     ("whats the wether in tokyo tmrw", "What is the weather in Tokyo tomorrow?", None),
     ("how to reverse a list python", "How do I reverse a list in Python?", None),
@@ -74,6 +91,8 @@ GUARD_CASES = [
 
 # (question, a rewrite with changed words, what the guard makes of it: those words put back as the question wrote them)
 RESTORE_CASES = [
+    ("how far is it from nairobi to mombasa by train", "How far is it from Nairobi to Mombetasa by train?",
+     ("How far is it from Nairobi to mombasa by train?", ["mombasa"])),
     ("Is there a pharjacy open after 10 pm near Union Square?!?",
      "Is there a phone open after 10 pm near Union Square?",
      ("Is there a pharjacy open after 10 pm near Union Square?", ["pharjacy"])),
@@ -125,8 +144,8 @@ def test_inputs_left_alone(question, reason):
 
 
 def test_no_false_alarm_on_most_shipped_references():
-    # The references are correct rewrites: the guard must pass almost all of them (measured on v4: 42 of 4,500
-    # flagged, 21 of them for a changed word), and the language/greeting check must never skip an input that needs a
+    # The references are correct rewrites: the guard must pass almost all of them (measured on v4: 35 of 4,500
+    # flagged, most of them for a changed word), and the language/greeting check must never skip an input that needs a
     # rewrite (it skips 141 of the 158 left-alone ones, whose reference is the input itself).
     pairs = [p for name in ("train", "valid") for p in json.loads((REPO / "dataset" / f"{name}.json").read_text())]
     flagged = [p for p in pairs if change_reason(p["input"], p["output"])]
