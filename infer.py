@@ -27,6 +27,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from qrewrite.cli import ArgumentParser, fail, positive_int
+from qrewrite.edits import explain
 from qrewrite.errors import DataError, ModelError
 from qrewrite.modeling import TRAINED_MODEL
 from qrewrite.rewriter import Rewriter, add_retry_beams_argument, fallback_kind
@@ -69,6 +70,9 @@ def main():
                         help="1: greedy; more: beam search (fp32 or int8), keeping the candidate that best "
                              "balances the model's confidence and keeping the input; slower, fewer wrong corrections")
     add_retry_beams_argument(parser)
+    parser.add_argument("--explain", action="store_true",
+                        help="print each rewrite with its edits marked on the input ([-removed-]{+added+}, in "
+                             "colour on a terminal), their types, and why an input was kept as typed")
     parser.add_argument("--batch-size", type=positive_int, default=8)
     parser.add_argument("--chunk-size", type=positive_int, default=CHUNK_SIZE,
                         help="questions read, rewritten and written at a time: memory stays flat, and an "
@@ -96,6 +100,9 @@ def main():
             warn_fallbacks(records, reasons, each=bar is None)
             if output:
                 output.write(records)
+            elif args.explain:
+                colour = sys.stdout.isatty()
+                print("".join(explain(r, colour) + "\n" for r in records), end="", flush=True)
             else:
                 print("".join(r["rewrite"] + "\n" for r in records), end="", flush=True)
             written += len(records)

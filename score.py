@@ -23,6 +23,7 @@ from pathlib import Path
 
 from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.data import load_pairs, read_mqr, write_json_atomic
+from qrewrite.edits import edit_counts, edit_scores, edits
 from qrewrite.engines import holds_int8_model
 from qrewrite.errors import DataError, ModelError
 from qrewrite.metrics import score_with_baseline, sentence_bleu
@@ -84,6 +85,9 @@ def evaluate_split(rewriter, pairs):
     metrics["retried"] = sum(r["retried"] for r in records)
     metrics["retried_and_kept"] = sum(r["retried"] and not r["fallback"] for r in records)
     metrics["restored"] = sum(bool(r["restored"]) for r in records)
+    metrics["edits"] = {"model": edit_counts(r["edits"] for r in records),
+                        "reference": edit_counts(edits(i, ref) for i, ref in zip(inputs, references)),
+                        **edit_scores(inputs, predictions, references)}
     if all("family" in p for p in pairs):
         metrics["families"] = score_families(pairs, records)
     io = [{"input": r["input"], "reference": ref, "prediction": r["rewrite"], "bleu": sentence_bleu(r["rewrite"], ref),
@@ -140,9 +144,23 @@ def print_tables(report):
         print(f"{name} fallbacks by reason: {m['fallback_reasons'] or 'none'}; greedy outputs searched again with "
               f"beams: {m['retried']}, of which kept: {m['retried_and_kept']}; changed words put back as the input "
               f"wrote them: {m['restored']}")
+    print_edit_table(report)
     for name, m in report["splits"].items():
         if "families" in m:
             print_family_table(name, m["families"])
+
+
+def print_edit_table(report):
+    """Edits by type, the model's beside the references', and edit-level precision / recall / F0.5."""
+    kinds = sorted({k for m in report["splits"].values() for who in ("model", "reference") for k in m["edits"][who]})
+    print("\nedits by type (the model's / the references'), and the model's edits against the references' own")
+    print("| split | " + " | ".join(kinds) + " | precision | recall | F0.5 |")
+    print("|---" * (len(kinds) + 4) + "|")
+    for name, m in report["splits"].items():
+        e = m["edits"]
+        cells = [f"{e['model'].get(k, 0)} / {e['reference'].get(k, 0)}" for k in kinds]
+        print(f"| {name} | " + " | ".join(cells) + f" | {e['edit_precision']:.3f} | {e['edit_recall']:.3f} | "
+              f"{e['edit_f0.5']:.3f} |")
 
 
 def main():

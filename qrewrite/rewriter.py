@@ -15,6 +15,7 @@ model's confidence with how much of the input it keeps (see pick_candidate).
 """
 import sys
 
+from qrewrite.edits import edits
 from qrewrite.engines import open_engine
 from qrewrite.errors import ModelError
 from qrewrite.faithfulness import change_reason
@@ -155,9 +156,9 @@ class Rewriter:
 
     def rewrite_records(self, questions, progress=False):
         """One record a question: input, rewrite, the raw output, the fallback reason (None if used), the question's
-        words put back into it (restored, see guarded_rewrite), and whether the greedy output fell back and was
-        searched again (retried). Input that is not English, or holds no
-        question (greetings, thanks), is left as it is, unasked."""
+        words put back into it (restored, see guarded_rewrite), whether the greedy output fell back and was
+        searched again (retried), and the typed edits that turn the input into the rewrite (qrewrite/edits.py).
+        Input that is not English, or holds no question (greetings, thanks), is left as it is, unasked."""
         skipped = [skip_reason(q) if q.strip() and self.guard else None for q in questions]
         asked = [i for i, reason in enumerate(skipped) if reason is None and questions[i].strip()]
         outputs = dict(zip(asked, self.generate([questions[i] for i in asked], progress)))
@@ -174,7 +175,7 @@ class Rewriter:
             if i in outputs:
                 rewrite, reason, restored = guarded_rewrite(question, output, self.guard)
             records.append({"input": question, "rewrite": rewrite, "raw": output, "fallback": reason,
-                            "restored": restored, "retried": i in retried})
+                            "restored": restored, "retried": i in retried, "edits": edits(question, rewrite)})
         return records
 
     def rewrite(self, questions):
