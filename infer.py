@@ -54,7 +54,19 @@ def warn_fallbacks(records, reasons, each):
                       file=sys.stderr)
 
 
-def main():
+def read_protected(path):
+    """The terms of a --protect file: one a line, blank lines skipped, each kept exactly as written."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except OSError as err:
+        raise DataError(f"--protect {path}: cannot be read ({err.strerror}); pass a text file, one term a "
+                        "line") from None
+    except UnicodeDecodeError:
+        raise DataError(f"--protect {path}: not UTF-8 text; save it as UTF-8, one term a line") from None
+    return [line.strip() for line in lines if line.strip()]
+
+
+def parse_args():
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("questions", nargs="*", help="questions to rewrite (default: read stdin)")
     parser.add_argument("--model", default=TRAINED_MODEL, help="model folder (fp32, merged LoRA or int8)")
@@ -70,6 +82,9 @@ def main():
                         help="1: greedy; more: beam search (fp32 or int8), keeping the candidate that best "
                              "balances the model's confidence and keeping the input; slower, fewer wrong corrections")
     add_retry_beams_argument(parser)
+    parser.add_argument("--protect", metavar="FILE",
+                        help="terms that must stand in a rewrite exactly as written (product names, SKUs), one a "
+                             "line: a question holding one whose rewrite does not comes back unchanged")
     parser.add_argument("--explain", action="store_true",
                         help="print each rewrite with its edits marked on the input ([-removed-]{+added+}, in "
                              "colour on a terminal), their types, and why an input was kept as typed")
@@ -80,10 +95,16 @@ def main():
     args = parser.parse_args()
     if args.resume and not args.out:
         parser.error("--resume continues an --out file; pass the --out of the interrupted run")
+    return args
+
+
+def main():
+    args = parse_args()
 
     try:  # every input checked before minutes of generation, not after
         inputs = [p for p in (args.input, args.model) if p and Path(p).exists()]
         output = PartialOutput(args.out, args.resume, inputs) if args.out else None
+        protected = read_protected(args.protect) if args.protect else ()
         total, questions = open_questions(args)
         done, questions = output.skip_done(questions, args.chunk_size) if output else (0, questions)
         rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams,
@@ -96,7 +117,7 @@ def main():
         for index, chunk in enumerate(chunks(questions, args.chunk_size)):
             if bar is None and (index > 0 or len(chunk) > 50):
                 bar = tqdm(total=total, initial=done, unit="question", desc=f"rewriting ({rewriter.backend})")
-            records = rewriter.rewrite_records(chunk, progress=bar or False)
+            records = rewriter.rewrite_records(chunk, progress=bar or False, protected=protected)
             warn_fallbacks(records, reasons, each=bar is None)
             if output:
                 output.write(records)

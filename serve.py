@@ -5,7 +5,8 @@
          -d '{"questions": ["hey so um waht is teh capital of frnace? thx"]}'
 
 Endpoints:
-  POST /v1/rewrite           {"questions": [...]} -> {"rewrites": [{"input", "rewrite", "fallback", "restored"}, ...]}
+  POST /v1/rewrite           {"questions": [...], "protected": [...]} ->
+                             {"rewrites": [{"input", "rewrite", "fallback", "restored", "edits"}, ...]}
   POST /v1/chat/completions  OpenAI-compatible: the last user message is the question, the reply's
                              message the rewrite; stream=true answers as OpenAI streams (server-sent
                              chat.completion.chunk events: the role, the whole rewrite, finish_reason
@@ -122,6 +123,21 @@ def rewrite_questions_of(body, max_questions):
     return questions
 
 
+MAX_PROTECTED, MAX_TERM_CHARS = 256, 200
+
+
+def protected_terms_of(body):
+    """The request's protected terms ({"protected": ["PE", "ubereats", ...]}, optional): each must stand in the
+    rewrite exactly as written where the question holds it (qrewrite.rewriter.fallback_reason)."""
+    terms = body.get("protected", []) if isinstance(body, dict) else []
+    if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+        raise ApiError(422, '"protected" must be a list of strings, the terms a rewrite must keep as written')
+    if len(terms) > MAX_PROTECTED or any(len(t) > MAX_TERM_CHARS for t in terms):
+        raise ApiError(422, f'"protected" takes at most {MAX_PROTECTED} terms of at most {MAX_TERM_CHARS} '
+                            "characters each")
+    return tuple(terms)
+
+
 def message_text(content):
     """A message's text: a string, or OpenAI's list of content parts ({"type": "text", "text": ...})."""
     if isinstance(content, str):
@@ -175,13 +191,13 @@ class Service:
         questions = parse(body)
         request.state.questions = len(questions)
         check_lengths(self.tokenizer, questions)
-        records = await self.rewrite(questions)
+        records = await self.rewrite(questions, protected_terms_of(body))
         request.state.fallbacks = [fallback_kind(r["fallback"]) for r in records if r["fallback"]]
         return body, records
 
-    async def rewrite(self, questions):
+    async def rewrite(self, questions, protected=()):
         """The questions' records, in order; those not done by the deadline come back unchanged ("timeout")."""
-        job = Job(questions, time.monotonic() + self.args.deadline_ms / 1000)
+        job = Job(questions, time.monotonic() + self.args.deadline_ms / 1000, protected)
         if not self.worker.submit(job):
             raise ApiError(503, f"the queue is full ({self.args.queue_size} questions); retry shortly",
                            "overloaded", {"Retry-After": "1"})

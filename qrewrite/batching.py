@@ -32,8 +32,9 @@ def unchanged(question, reason):
 class Job:
     """One request's questions on their way through the queue. Its results change on the event loop only."""
 
-    def __init__(self, questions, deadline):
+    def __init__(self, questions, deadline, protected=()):
         self.questions = questions
+        self.protected = protected  # the caller's protected terms, for every question of the request
         self.arrived = time.monotonic()
         self.deadline = deadline  # time.monotonic() value past which the request answers "timeout"
         self.records = [None] * len(questions)
@@ -127,7 +128,9 @@ class Worker:
         questions = [job.questions[index] for job, index in batch]
         self.metrics.batch_size.observe(len(questions))
         try:
-            records = [count_tokens(rewriter, r) for r in rewriter.rewrite_records(questions)]
+            protected_each = [job.protected for job, _ in batch]
+            records = [count_tokens(rewriter, r) for r in rewriter.rewrite_records(questions,
+                                                                                   protected_each=protected_each)]
         except Exception as err:  # noqa: BLE001 -- the worker must outlive any engine failure
             log.error("a batch of %d failed (%s: %s); returned the questions unchanged", len(questions),
                       type(err).__name__, err)

@@ -400,6 +400,18 @@ def meaning_changes(source, output, reference=None):
             "changed": [w for w in changed_words(source, output) if not holds_word(plain(w), reference_words)]}
 
 
+def holds_term(text, term):
+    """Whether `text` holds `term` exactly as written (case included), not as part of a longer word."""
+    before = r"(?<![^\W_])" if term[:1].isalnum() else ""
+    after = r"(?![^\W_])" if term[-1:].isalnum() else ""
+    return re.search(before + re.escape(term) + after, text) is not None
+
+
+def protected_changes(source, output, protected):
+    """The caller's protected terms that `source` holds and `output` does not hold exactly as written."""
+    return [term for term in protected if term.strip() and holds_term(source, term) and not holds_term(output, term)]
+
+
 def change_reason(source, output):
     """The guard's reason to refuse a rewrite ("dropped: 4417", "invented: Beijing", "changed: phone"), or None."""
     changes = meaning_changes(source, output)

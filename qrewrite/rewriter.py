@@ -18,7 +18,7 @@ import sys
 from qrewrite.edits import edits
 from qrewrite.engines import open_engine
 from qrewrite.errors import ModelError
-from qrewrite.faithfulness import change_reason
+from qrewrite.faithfulness import change_reason, protected_changes
 from qrewrite.metrics import input_overlap
 from qrewrite.modeling import TRAINED_MODEL
 from qrewrite.prompt import plain_token_ids, prompt_token_ids, stop_token_ids
@@ -51,9 +51,11 @@ def max_new_tokens_for(n_input_tokens):
     return min(2 * n_input_tokens + 16, 2 * MAX_INPUT_TOKENS)
 
 
-def fallback_reason(question, output, guard=True):
+def fallback_reason(question, output, guard=True, protected=()):
     """Why an output cannot stand as the rewrite of `question`, or None when it can: the safety net.
-    With the guard, a rewrite must also keep every number, name and negation of the question and invent none."""
+    With the guard, a rewrite must also keep every number, name and negation of the question and invent none.
+    protected: the caller's terms, each of which must stand in the rewrite exactly as written when the
+    question holds it ("changed: PE"), with or without the guard."""
     text = output.strip()
     if not text:
         return "empty"
@@ -61,19 +63,21 @@ def fallback_reason(question, output, guard=True):
         return "longer than input"
     if not text.endswith("?"):
         return "not a question"
+    if changed := protected_changes(question, text, protected):
+        return f"changed: {', '.join(changed)}"
     return change_reason(question, text) if guard else None
 
 
-def guarded_rewrite(question, output, guard=True):
+def guarded_rewrite(question, output, guard=True, protected=()):
     """(rewrite, fallback reason or None, the question's words put back): the output when it passes the safety
     net; when its one fault is changed words ("pharjacy" -> "phone"), the output with those put back as the
     question wrote them (a typo left in is better than a wrong correction); otherwise the question unchanged."""
-    reason = fallback_reason(question, output, guard)
+    reason = fallback_reason(question, output, guard, protected)
     if reason is None:
         return output, None, []
     if fallback_kind(reason) == "changed":
         restored = restore_changed(question, output)
-        if restored and fallback_reason(question, restored[0]) is None:
+        if restored and fallback_reason(question, restored[0], True, protected) is None:
             return restored[0], None, restored[1]
     return question, reason, []
 
@@ -83,13 +87,13 @@ def fallback_kind(reason):
     return reason.split(":")[0]
 
 
-def pick_candidate(question, candidates, guard=True):
+def pick_candidate(question, candidates, guard=True, protected=()):
     """The beam candidate [(text, mean token log-prob)] to keep: confidence plus OVERLAP_WEIGHT x input overlap.
 
     A wrong "correction" ("hbobies" -> "hemoglobin" instead of "hobbies") keeps less of the input than the right
     one, which is often the model's second or third candidate. Candidates that would fall back are passed over.
     """
-    usable = [c for c in candidates if fallback_reason(question, c[0], guard) is None] or candidates
+    usable = [c for c in candidates if fallback_reason(question, c[0], guard, protected) is None] or candidates
     return max(usable, key=lambda c: c[1] + OVERLAP_WEIGHT * input_overlap(c[0], question))[0]
 
 
@@ -130,10 +134,12 @@ class Rewriter:
             ids = ids[:MAX_INPUT_TOKENS]
         return prompt_token_ids(self.tokenizer, ids), len(ids)
 
-    def generate(self, questions, progress=False, beams=None):
+    def generate(self, questions, progress=False, beams=None, protected_each=None):
         """The model's raw output for each question (greedy, or the picked beam); empty questions give empty outputs.
         progress: True for a progress bar of its own, or a tqdm bar to advance one step a question.
-        beams: this call's number of beams, instead of the Rewriter's."""
+        beams: this call's number of beams, instead of the Rewriter's.
+        protected_each: each question's protected terms, which the picked beam must keep (see fallback_reason)."""
+        protected_each = protected_each or [()] * len(questions)
         beams = beams or self.beams
         outputs = [""] * len(questions)
         todo = [i for i, q in enumerate(questions) if q.strip()]
@@ -149,38 +155,46 @@ class Rewriter:
                                           self.stop_ids, beams, bar)
         for i, found in zip(todo, candidates):
             texts = [(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), score) for ids, score in found]
-            outputs[i] = pick_candidate(questions[i], texts, self.guard) if beams > 1 else texts[0][0]
+            picked = pick_candidate(questions[i], texts, self.guard, protected_each[i]) if beams > 1 else None
+            outputs[i] = picked or texts[0][0]
         if progress is True:
             bar.close()
         return outputs
 
-    def rewrite_records(self, questions, progress=False):
+    def rewrite_records(self, questions, progress=False, protected=(), protected_each=None):
         """One record a question: input, rewrite, the raw output, the fallback reason (None if used), the question's
         words put back into it (restored, see guarded_rewrite), whether the greedy output fell back and was
         searched again (retried), and the typed edits that turn the input into the rewrite (qrewrite/edits.py).
-        Input that is not English, or holds no question (greetings, thanks), is left as it is, unasked."""
+        Input that is not English, or holds no question (greetings, thanks), is left as it is, unasked.
+        protected: terms the caller protects in every question (product names, SKUs: each must stand in the rewrite
+        exactly as written where the question holds it, or the question comes back unchanged, "changed: <term>");
+        protected_each: a list of terms for each question instead."""
+        terms = protected_each or [tuple(protected)] * len(questions)
         skipped = [skip_reason(q) if q.strip() and self.guard else None for q in questions]
         asked = [i for i, reason in enumerate(skipped) if reason is None and questions[i].strip()]
-        outputs = dict(zip(asked, self.generate([questions[i] for i in asked], progress)))
+        outputs = dict(zip(asked, self.generate([questions[i] for i in asked], progress,
+                                                protected_each=[terms[i] for i in asked])))
         if hasattr(progress, "update"):
             progress.update(len(questions) - len(asked))  # the questions left as they are count as done
         retried = []
         if self.guard and self.beams == 1 and self.retry_beams > 1 and self.engine.beam_search:
-            retried = [i for i in asked if fallback_reason(questions[i], outputs[i])]
-            outputs.update(zip(retried, self.generate([questions[i] for i in retried], beams=self.retry_beams)))
+            retried = [i for i in asked if fallback_reason(questions[i], outputs[i], True, terms[i])]
+        if retried:
+            outputs.update(zip(retried, self.generate([questions[i] for i in retried], beams=self.retry_beams,
+                                                      protected_each=[terms[i] for i in retried])))
         records, retried = [], set(retried)
         for i, question in enumerate(questions):
             output = outputs.get(i, "")
             rewrite, reason, restored = question, skipped[i], []
             if i in outputs:
-                rewrite, reason, restored = guarded_rewrite(question, output, self.guard)
+                rewrite, reason, restored = guarded_rewrite(question, output, self.guard, terms[i])
             records.append({"input": question, "rewrite": rewrite, "raw": output, "fallback": reason,
                             "restored": restored, "retried": i in retried, "edits": edits(question, rewrite)})
         return records
 
-    def rewrite(self, questions):
-        """Clean rewrites, one per question, in order."""
-        return [r["rewrite"] for r in self.rewrite_records(questions)]
+    def rewrite(self, questions, protected=()):
+        """Clean rewrites, one per question, in order (protected: see rewrite_records)."""
+        return [r["rewrite"] for r in self.rewrite_records(questions, protected=protected)]
 
 
 _default_rewriters = {}

@@ -165,7 +165,7 @@ def test_guard_in_the_rewriter(tiny_model_dir, monkeypatch):
                 "whats the wether in tokyo": "What is the weather in Kyoto?"}
     asked = []
 
-    def fake_generate(questions, progress=False, beams=None):
+    def fake_generate(questions, progress=False, beams=None, protected_each=None):
         asked.append((list(questions), beams))
         return [(searched if beams else greedy)[q] for q in questions]
 
@@ -190,7 +190,7 @@ def test_changed_words_in_the_rewriter(tiny_model_dir, monkeypatch):
              "how do sloar paels make electricty": "How do big shiny green metal boxes make electricity?",
              "is a ba or a bs better": "Is a baby or a baby better?"}
     beam = {"is a ba or a bs better": "Is a BA or a BS better?"}
-    monkeypatch.setattr(rewriter, "generate", lambda questions, progress=False, beams=None: [
+    monkeypatch.setattr(rewriter, "generate", lambda questions, progress=False, beams=None, protected_each=None: [
         (beam.get(q, wrong[q]) if beams else wrong[q]) for q in questions])
     records = rewriter.rewrite_records(list(wrong))
     # searched again first: the beam search's pick is right for the third; the first keeps the rest of its rewrite

@@ -99,6 +99,8 @@ BAD_INPUTS = [
      "is the input"),
     ("infer.py", ["--model", "{ws}/model", "--input", "{ws}/questions.txt", "--out", "{ws}/mine"],
      "not a regular file"),
+    ("infer.py", ["--model", "{ws}/model", "--protect", "{ws}/nope.txt", "hi"], "--protect"),
+    ("infer.py", ["--model", "{ws}/model", "--protect", "{ws}/latin1.txt", "hi"], "not UTF-8"),
     ("infer.py", ["--model", "{ws}/model", "--batch-size", "0", "hi"], "--batch-size"),
     ("infer.py", ["--model", "{ws}/model", "--batch-size", "-1", "hi"], "--batch-size"),
     ("infer.py", ["--model", "{ws}/model", "--beams", "0", "hi"], "--beams"),

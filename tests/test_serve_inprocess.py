@@ -21,10 +21,11 @@ class GatedEngine:
 
     def __init__(self):
         self.gate = threading.Event()
-        self.calls = []
+        self.calls, self.protected = [], []
 
-    def __call__(self, questions, progress=False):
+    def __call__(self, questions, progress=False, protected_each=None):
         self.calls.append(list(questions))
+        self.protected.append(protected_each)
         assert self.gate.wait(timeout=30)
         return [{"input": q, "rewrite": q.capitalize() + "?", "raw": q.capitalize() + "?", "fallback": None,
                  "restored": [], "edits": []} for q in questions]
@@ -64,10 +65,11 @@ def in_process(rewriter, monkeypatch, *flags):
         thread.join(timeout=30)
 
 
-def send_later(port, questions, replies):
+def send_later(port, questions, replies, protected=()):
     """Sends a rewrite request from a thread; its reply lands in replies[questions[0]]."""
     def send():
-        replies[questions[0]] = call(port, "POST", "/v1/rewrite", {"questions": questions})
+        body = {"questions": questions, **({"protected": list(protected)} if protected else {})}
+        replies[questions[0]] = call(port, "POST", "/v1/rewrite", body)
     thread = threading.Thread(target=send)
     thread.start()
     return thread
@@ -105,6 +107,23 @@ def test_requests_that_arrive_together_share_one_engine_call(rewriter, monkeypat
         assert sorted(engine.calls[2]) == ["fourth", "second", "third"]
         assert replies["third"][2]["rewrites"] == [
             {"input": "third", "rewrite": "Third?", "fallback": None, "restored": [], "edits": []}]
+
+
+def test_each_request_keeps_its_own_protected_terms_in_a_shared_batch(rewriter, monkeypatch):
+    with in_process(rewriter, monkeypatch, "--max-batch", "8") as (port, engine, worker):
+        replies = {}
+        threads = [hold_in_engine(port, engine, worker, "first", replies)]
+        threads += [send_later(port, ["a1", "a2"], replies, ["PE"]), send_later(port, ["b1"], replies, ["SKU-9"]),
+                    send_later(port, ["c1"], replies)]
+        until(lambda: len(worker.items) == 4)
+        engine.gate.set()
+        for thread in threads:
+            thread.join()
+        shared = dict(zip(engine.calls[2], engine.protected[2]))
+        assert shared == {"a1": ("PE",), "a2": ("PE",), "b1": ("SKU-9",), "c1": ()}
+        for bad in ("PE", [1], ["x" * 201], ["t"] * 257):
+            status, _, body = call(port, "POST", "/v1/rewrite", {"questions": ["q"], "protected": bad})
+            assert status == 422 and '"protected"' in body["error"]["message"]
 
 
 def test_a_full_queue_gets_503_with_retry_after(rewriter, monkeypatch):
@@ -147,7 +166,7 @@ def test_an_engine_error_fails_open(rewriter, monkeypatch):
     with in_process(rewriter, monkeypatch) as (port, engine, worker):
         engine.gate.set()
         until(worker.ready.is_set)
-        monkeypatch.setattr(rewriter, "rewrite_records", lambda questions: 1 / 0)
+        monkeypatch.setattr(rewriter, "rewrite_records", lambda questions, **kwargs: 1 / 0)
         status, _, body = call(port, "POST", "/v1/rewrite", {"questions": ["boom"]})
         assert status == 200 and body["rewrites"] == [
             {"input": "boom", "rewrite": "boom", "fallback": "error", "restored": [], "edits": []}]
@@ -196,7 +215,7 @@ def test_fallbacks_are_counted_by_kind_not_by_item(rewriter, monkeypatch):
     with in_process(rewriter, monkeypatch) as (port, engine, worker):
         engine.gate.set()
         until(worker.ready.is_set)
-        monkeypatch.setattr(rewriter, "rewrite_records", lambda questions: [
+        monkeypatch.setattr(rewriter, "rewrite_records", lambda questions, **kwargs: [
             {"input": q, "rewrite": q, "raw": "x?", "fallback": "dropped: 4417", "restored": [],
              "edits": []} for q in questions])
         status, _, body = call(port, "POST", "/v1/rewrite", {"questions": ["cancel order 4417"]})
@@ -210,7 +229,7 @@ def test_each_request_logs_one_access_line(rewriter, monkeypatch, caplog):
     with in_process(rewriter, monkeypatch) as (port, engine, worker):
         engine.gate.set()
         until(worker.ready.is_set)
-        monkeypatch.setattr(rewriter, "rewrite_records", lambda questions: [
+        monkeypatch.setattr(rewriter, "rewrite_records", lambda questions, **kwargs: [
             {"input": q, "rewrite": q, "raw": "", "fallback": q.split(" ", 1)[1] if " " in q else None,
              "restored": [], "edits": []} for q in questions])
         call(port, "POST", "/v1/rewrite", {"questions": ["a dropped: 4417", "b", "c empty", "d dropped: 12"]})
