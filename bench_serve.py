@@ -34,7 +34,7 @@ from qrewrite.cli import ArgumentParser, fail
 from qrewrite.data import write_text_atomic
 from qrewrite.errors import DataError
 from qrewrite.paths import check_reports_dir, open_reports_dir, reports_dir_for
-from qrewrite.rewriter import Rewriter, add_retry_beams_argument
+from qrewrite.rewriter import Rewriter, add_guard_arguments, guard_options
 
 REPO = Path(__file__).resolve().parent
 
@@ -53,7 +53,7 @@ def latency_row(name, latencies_s, wall_s, n_questions, new_tokens):
 
 def offline_rows(args, questions):
     """The engine called directly: all questions at --max-batch, then one at a time."""
-    rewriter = Rewriter(args.model, batch_size=args.max_batch, retry_beams=args.retry_beams)
+    rewriter = Rewriter(args.model, batch_size=args.max_batch, **guard_options(args))
     rewriter.rewrite_records(questions[:1])  # warm-up, as the server does
 
     def tokens(records):
@@ -149,6 +149,7 @@ def start_server(args, log):
     port = free_port()
     command = [sys.executable, str(REPO / "serve.py"), "--model", args.model, "--port", str(port),
                "--max-batch", str(args.max_batch), "--retry-beams", str(args.retry_beams),
+               "--min-confidence", str(args.min_confidence),
                "--max-wait-ms", str(args.max_wait_ms),
                "--deadline-ms", str(args.deadline_ms), "--queue-size", str(max(256, max(args.concurrency)))]
     proc = subprocess.Popen(command, stdout=log, stderr=log, cwd=REPO)
@@ -186,7 +187,7 @@ def main():
     parser.add_argument("--questions", type=int, default=128, help="questions per run (the first N)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--max-batch", type=int, default=16, help="the server's, and the offline batch size")
-    add_retry_beams_argument(parser)
+    add_guard_arguments(parser)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--deadline-ms", type=float, default=120000.0,
                         help="the server's deadline; long by default, so that every question is rewritten")

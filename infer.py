@@ -30,7 +30,7 @@ from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.edits import explain
 from qrewrite.errors import DataError, ModelError
 from qrewrite.modeling import TRAINED_MODEL
-from qrewrite.rewriter import Rewriter, add_retry_beams_argument, fallback_kind
+from qrewrite.rewriter import Rewriter, add_guard_arguments, fallback_kind, guard_options
 from qrewrite.stream import PartialOutput, chunks, count_questions, read_questions, text_lines
 
 CHUNK_SIZE = 512
@@ -81,7 +81,7 @@ def parse_args():
     parser.add_argument("--beams", type=positive_int, default=1,
                         help="1: greedy; more: beam search (fp32 or int8), keeping the candidate that best "
                              "balances the model's confidence and keeping the input; slower, fewer wrong corrections")
-    add_retry_beams_argument(parser)
+    add_guard_arguments(parser)
     parser.add_argument("--protect", metavar="FILE",
                         help="terms that must stand in a rewrite exactly as written (product names, SKUs), one a "
                              "line: a question holding one whose rewrite does not comes back unchanged")
@@ -108,7 +108,7 @@ def main():
         total, questions = open_questions(args)
         done, questions = output.skip_done(questions, args.chunk_size) if output else (0, questions)
         rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams,
-                            retry_beams=args.retry_beams)
+                            **guard_options(args))
     except (DataError, ModelError) as err:
         fail(err)
 

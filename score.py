@@ -26,10 +26,10 @@ from qrewrite.data import load_pairs, read_mqr, write_json_atomic
 from qrewrite.edits import edit_counts, edit_scores, edits
 from qrewrite.engines import holds_int8_model
 from qrewrite.errors import DataError, ModelError
-from qrewrite.metrics import score_with_baseline, sentence_bleu
+from qrewrite.metrics import confidence_report, score_with_baseline, sentence_bleu
 from qrewrite.modeling import TRAINED_MODEL
 from qrewrite.paths import PROCESSED_DATA, check_reports_dir, open_reports_dir, reports_dir_for
-from qrewrite.rewriter import Rewriter, add_retry_beams_argument, fallback_kind
+from qrewrite.rewriter import Rewriter, add_guard_arguments, fallback_kind, guard_options
 
 
 def load_data_files(paths):
@@ -85,6 +85,8 @@ def evaluate_split(rewriter, pairs):
     metrics["retried"] = sum(r["retried"] for r in records)
     metrics["retried_and_kept"] = sum(r["retried"] and not r["fallback"] for r in records)
     metrics["restored"] = sum(bool(r["restored"]) for r in records)
+    asked = [(r["confidence"], r["rewrite"] == ref) for r, ref in zip(records, references) if r["raw"]]
+    metrics["confidence"] = confidence_report([c for c, _ in asked], [right for _, right in asked])
     metrics["edits"] = {"model": edit_counts(r["edits"] for r in records),
                         "reference": edit_counts(edits(i, ref) for i, ref in zip(inputs, references)),
                         **edit_scores(inputs, predictions, references)}
@@ -145,9 +147,21 @@ def print_tables(report):
               f"beams: {m['retried']}, of which kept: {m['retried_and_kept']}; changed words put back as the input "
               f"wrote them: {m['restored']}")
     print_edit_table(report)
+    print_confidence_table(report)
     for name, m in report["splits"].items():
         if "families" in m:
             print_family_table(name, m["families"])
+
+
+def print_confidence_table(report):
+    """The confidence's AUROC (right = the rewrite is exactly the reference) and its reliability table."""
+    for name, m in report["splits"].items():
+        c = m["confidence"]
+        auroc = "-" if c["auroc"] is None else f"{c['auroc']:.3f}"
+        print(f"\n{name}: confidence against exactly right, AUROC {auroc} over {c['count']} rewrites the model made")
+        print("| confidence | rewrites | mean confidence | exactly right |\n|---|---|---|---|")
+        for b in c["bins"]:
+            print(f"| {b['from']:.2f}-{b['to']:.2f} | {b['count']} | {b['mean_confidence']:.3f} | {b['right']:.3f} |")
 
 
 def print_edit_table(report):
@@ -175,7 +189,7 @@ def main():
                         help="int8: the int8 model quantize.py wrote beside --model (auto: what --model holds)")
     parser.add_argument("--beams", type=positive_int, default=1, help="1: greedy; more: beam search, see infer.py")
     parser.add_argument("--batch-size", type=positive_int, default=16)
-    add_retry_beams_argument(parser)
+    add_guard_arguments(parser)
     parser.add_argument("--no-guard", dest="guard", action="store_false",
                         help="measure without the meaning guard and the language/greeting checks (see infer.py)")
     parser.add_argument("--reports", renamed_from=["--outputs"],
@@ -186,7 +200,7 @@ def main():
         splits = {name: pairs[:args.limit] for name, pairs in load_splits(args).items()}
         reports = check_reports(args, splits)
         rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams,
-                            guard=args.guard, retry_beams=args.retry_beams)
+                            guard=args.guard, **guard_options(args))
     except (DataError, ModelError) as err:
         fail(err)
 

@@ -52,7 +52,7 @@ from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.engines import int8_dir_for
 from qrewrite.modeling import TRAINED_MODEL, ModelError
 from qrewrite.prompt import plain_token_ids
-from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter, add_retry_beams_argument, fallback_kind
+from qrewrite.rewriter import MAX_INPUT_TOKENS, Rewriter, add_guard_arguments, fallback_kind, guard_options
 from qrewrite.stream import RECORD_FIELDS
 
 ENDPOINTS = ("/v1/rewrite", "/v1/chat/completions", "/health", "/metrics")  # metric labels; others are "other"
@@ -335,7 +335,7 @@ def parse_args(argv=None):
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--max-batch", type=positive_int, default=16, help="questions per engine call")
-    add_retry_beams_argument(parser)
+    add_guard_arguments(parser)
     parser.add_argument("--threads", type=positive_int,
                         help="engine calls in flight at once (default: the engine's workers: 2 for int8 on 2 "
                              "cores, 1 for fp32)")
@@ -388,7 +388,7 @@ def main(argv=None):
     start = time.perf_counter()
     try:
         rewriter = Rewriter(args.model, batch_size=args.max_batch, backend=args.backend,
-                            retry_beams=args.retry_beams)
+                            **guard_options(args))
     except ModelError as err:
         fail(err)
     log.info("model %s loaded (%s) in %.1f s", args.model, rewriter.backend, time.perf_counter() - start)

@@ -26,7 +26,7 @@ def completion_tokens(tokenizer, text):
 def unchanged(question, reason):
     """The record of a question returned as it came (timeout, engine error): fail-open."""
     return {"input": question, "rewrite": question, "raw": "", "fallback": reason, "restored": [], "retried": False,
-            "edits": [], "prompt_tokens": 0, "completion_tokens": 0}
+            "confidence": 1.0, "edits": [], "prompt_tokens": 0, "completion_tokens": 0}
 
 
 class Job:

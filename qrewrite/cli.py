@@ -69,6 +69,17 @@ def positive_float(text):
     return value
 
 
+def fraction_or_zero(text):
+    """argparse type for a share from 0 up to, not including, 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be from 0 up to 1 (not included)")
+    return value
+
+
 def fraction(text):
     """argparse type for a share strictly between 0 and 1."""
     value = positive_float(text)

@@ -26,6 +26,23 @@ def cut_at_stop(ids, stop_ids, limit):
     return ids[:limit]
 
 
+class GreedyLogProbs:
+    """A logits processor that records, at each step, the log-probability of the token greedy search picks (the
+    most likely one), so that a greedy output has a mean token log-prob as a beam candidate does."""
+
+    def __init__(self):
+        self.steps = []
+
+    def __call__(self, input_ids, scores):
+        self.steps.append(torch.log_softmax(scores.float(), dim=-1).max(dim=-1).values)
+        return scores
+
+    def mean(self, row, ids, stop_ids, limit):
+        """The mean log-prob of row `row`'s tokens up to its first stop id (included), at most `limit` of them."""
+        length = min(len(cut_at_stop(ids, stop_ids, limit)) + 1, len(self.steps), limit)
+        return torch.stack([step[row] for step in self.steps[:max(length, 1)]]).mean().item()
+
+
 class TorchEngine:
     """transformers (fp32 on CPU, bf16 on GPU): padded batches, greedy or beam search."""
 
@@ -48,13 +65,18 @@ class TorchEngine:
 
     @torch.inference_mode()
     def _generate_batch(self, prompts, max_new_tokens, stop_ids, beams):
+        from transformers import LogitsProcessorList
+
         batch = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.device)
+        greedy = GreedyLogProbs() if beams == 1 else None
+        processors = LogitsProcessorList([greedy] if greedy else [])
         out = self.model.generate(**batch, max_new_tokens=max(max_new_tokens), do_sample=False,
                                   eos_token_id=list(stop_ids), pad_token_id=self.tokenizer.pad_token_id,
                                   num_beams=beams, num_return_sequences=beams, return_dict_in_generate=True,
-                                  output_scores=beams > 1)
+                                  output_scores=beams > 1, logits_processor=processors)
         rows = out.sequences[:, batch["input_ids"].shape[1]:].tolist()  # `beams` rows per prompt, in order
-        scores = out.sequences_scores.tolist() if beams > 1 else [0.0] * len(rows)  # mean token log-probs
+        scores = (out.sequences_scores.tolist() if beams > 1  # mean token log-probs
+                  else [greedy.mean(k, rows[k], stop_ids, max_new_tokens[k]) for k in range(len(rows))])
         return [[(cut_at_stop(rows[k], stop_ids, limit), scores[k]) for k in range(p * beams, (p + 1) * beams)]
                 for p, limit in enumerate(max_new_tokens)]
 
@@ -90,15 +112,14 @@ class CTranslate2Engine:
         jobs = [(indices, self.generator.generate_batch(
             **self.split_static_prompt([prompts[i] for i in indices]),
             max_length=max(max_new_tokens[i] for i in indices), beam_size=beams, num_hypotheses=beams,
-            end_token=list(stop_ids), include_prompt_in_result=False, return_scores=beams > 1, asynchronous=True))
+            end_token=list(stop_ids), include_prompt_in_result=False, return_scores=True, asynchronous=True))
             for indices in chunks(list(range(len(prompts))), size)]
         results = [None] * len(prompts)
         for indices, outputs in jobs:
             for i, output in zip(indices, outputs):
                 output = output.result()
-                scores = output.scores if beams > 1 else [0.0] * beams
                 results[i] = [(cut_at_stop(ids, stop_ids, max_new_tokens[i]), score)
-                              for ids, score in zip(output.sequences_ids, scores)]
+                              for ids, score in zip(output.sequences_ids, output.scores)]
             if progress:
                 progress.update(len(indices))
         return results

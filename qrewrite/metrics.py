@@ -81,3 +81,31 @@ def faithfulness(inputs, predictions, references):
     result["content_recall"] = round(overlap / max(1, wanted), 4)
     result["content_precision"] = round(overlap / max(1, predicted), 4)
     return result, flags
+
+
+def auroc(scores, positives):
+    """The probability that a positive example scores above a negative one (ties count half); None without both."""
+    pos = [s for s, p in zip(scores, positives) if p]
+    neg = [s for s, p in zip(scores, positives) if not p]
+    if not pos or not neg:
+        return None
+    ranked = sorted(scores)
+    rank = {}  # mean 1-based rank of each score value
+    for position, value in enumerate(ranked, 1):
+        rank.setdefault(value, []).append(position)
+    mean_rank = {value: sum(r) / len(r) for value, r in rank.items()}
+    rank_sum = sum(mean_rank[s] for s in pos)
+    return round((rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)), 4)
+
+
+def confidence_report(confidences, right, edges=(0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0)):
+    """How well confidence tells right rewrites (exactly the reference) from wrong ones: AUROC, and a reliability
+    table (per confidence bin: count, mean confidence, share right)."""
+    rows = []
+    for low, high in zip(edges, edges[1:]):
+        inside = [(c, r) for c, r in zip(confidences, right) if low <= c < high or (high == edges[-1] and c == high)]
+        if inside:
+            rows.append({"from": low, "to": high, "count": len(inside),
+                         "mean_confidence": round(sum(c for c, _ in inside) / len(inside), 4),
+                         "right": round(sum(r for _, r in inside) / len(inside), 4)})
+    return {"auroc": auroc(confidences, right), "count": len(confidences), "bins": rows}

@@ -13,6 +13,7 @@ input that is not English or holds no question. An output whose one fault is a c
 With beams > 1 (fp32 or int8), beam search keeps that many candidates and the one picked balances the
 model's confidence with how much of the input it keeps (see pick_candidate).
 """
+import math
 import sys
 
 from qrewrite.edits import edits
@@ -35,15 +36,23 @@ OVERLAP_WEIGHT = 1.0
 RETRY_BEAMS = 4
 
 
-def add_retry_beams_argument(parser):
-    """--retry-beams, as infer.py, score.py, serve.py and bench_serve.py take it."""
-    from qrewrite.cli import positive_int
+def add_guard_arguments(parser):
+    """--retry-beams and --min-confidence, as infer.py, score.py, serve.py and bench_serve.py take them."""
+    from qrewrite.cli import fraction_or_zero, positive_int
 
     parser.add_argument("--retry-beams", type=positive_int, default=RETRY_BEAMS,
                         help="a greedy output the safety net refuses is decoded again with this many beams and the "
                              "best candidate that passes is kept; 1: never (the output then comes back as the "
                              "question, or with its changed words put back): faster, and more questions come back "
                              "as typed")
+    parser.add_argument("--min-confidence", type=fraction_or_zero, default=0.0,
+                        help="a rewrite whose confidence (the model's mean token probability, 0 to 1) is below this "
+                             "comes back as the question, with fallback \"low confidence\" (default 0: never)")
+
+
+def guard_options(args):
+    """The Rewriter's keyword arguments for the flags of add_guard_arguments."""
+    return {"retry_beams": args.retry_beams, "min_confidence": args.min_confidence}
 
 
 def max_new_tokens_for(n_input_tokens):
@@ -99,16 +108,18 @@ def pick_candidate(question, candidates, guard=True, protected=()):
 
 class Rewriter:
     def __init__(self, model=None, batch_size=8, device=None, backend="auto", beams=1, engine=None, guard=True,
-                 retry_beams=RETRY_BEAMS):
+                 retry_beams=RETRY_BEAMS, min_confidence=0.0):
         """backend "auto" follows the folder; "int8" also finds quantize.py's output beside an fp32 folder.
         beams > 1: beam search with that many candidates, then pick_candidate.
         retry_beams: greedy outputs that fall back are searched again with this many beams (1: never).
         engine: an engine object (see qrewrite/engines.py) to use instead of opening one for `model`.
-        guard=False only to measure what the guard changes (score.py --no-guard)."""
+        guard=False only to measure what the guard changes (score.py --no-guard).
+        min_confidence: a rewrite whose confidence is below it comes back as the question, "low confidence"."""
         self.model_name = model or TRAINED_MODEL
         self.beams = beams
         self.guard = guard
         self.retry_beams = retry_beams
+        self.min_confidence = min_confidence
         if beams < 1:
             raise ModelError(f"beams must be 1 (greedy) or more, not {beams}")
         self.engine = engine or open_engine(self.model_name, backend, batch_size, device)
@@ -134,14 +145,18 @@ class Rewriter:
             ids = ids[:MAX_INPUT_TOKENS]
         return prompt_token_ids(self.tokenizer, ids), len(ids)
 
-    def generate(self, questions, progress=False, beams=None, protected_each=None):
+    def generate(self, questions, progress=False, beams=None):
         """The model's raw output for each question (greedy, or the picked beam); empty questions give empty outputs.
         progress: True for a progress bar of its own, or a tqdm bar to advance one step a question.
-        beams: this call's number of beams, instead of the Rewriter's.
+        beams: this call's number of beams, instead of the Rewriter's."""
+        return [text for text, _ in self.generate_scored(questions, progress, beams)]
+
+    def generate_scored(self, questions, progress=False, beams=None, protected_each=None):
+        """(raw output, its mean token log-prob) for each question, as generate; an empty question gives ("", 0.0).
         protected_each: each question's protected terms, which the picked beam must keep (see fallback_reason)."""
         protected_each = protected_each or [()] * len(questions)
         beams = beams or self.beams
-        outputs = [""] * len(questions)
+        outputs = [("", 0.0)] * len(questions)
         todo = [i for i, q in enumerate(questions) if q.strip()]
         encoded = {i: self.prompt_ids(questions[i]) for i in todo}
         todo.sort(key=lambda i: len(encoded[i][0]))  # similar lengths together: less padding
@@ -155,8 +170,8 @@ class Rewriter:
                                           self.stop_ids, beams, bar)
         for i, found in zip(todo, candidates):
             texts = [(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), score) for ids, score in found]
-            picked = pick_candidate(questions[i], texts, self.guard, protected_each[i]) if beams > 1 else None
-            outputs[i] = picked or texts[0][0]
+            picked = pick_candidate(questions[i], texts, self.guard, protected_each[i]) if beams > 1 else texts[0][0]
+            outputs[i] = (picked, dict(texts)[picked])
         if progress is True:
             bar.close()
         return outputs
@@ -172,25 +187,37 @@ class Rewriter:
         terms = protected_each or [tuple(protected)] * len(questions)
         skipped = [skip_reason(q) if q.strip() and self.guard else None for q in questions]
         asked = [i for i, reason in enumerate(skipped) if reason is None and questions[i].strip()]
-        outputs = dict(zip(asked, self.generate([questions[i] for i in asked], progress,
-                                                protected_each=[terms[i] for i in asked])))
+        outputs, retried = self.search(questions, asked, terms, progress)
         if hasattr(progress, "update"):
             progress.update(len(questions) - len(asked))  # the questions left as they are count as done
-        retried = []
+        return [self.record(q, outputs.get(i), skipped[i], terms[i], i in retried) for i, q in enumerate(questions)]
+
+    def search(self, questions, asked, terms, progress):
+        """({index: (raw output, mean token log-prob)} of the asked questions, the indices searched again): greedy
+        (or the Rewriter's beams), then, for the outputs the safety net refuses, a beam search of retry_beams."""
+        found = self.generate_scored([questions[i] for i in asked], progress=progress,
+                                    protected_each=[terms[i] for i in asked])
+        outputs, retried = dict(zip(asked, found)), []
         if self.guard and self.beams == 1 and self.retry_beams > 1 and self.engine.beam_search:
-            retried = [i for i in asked if fallback_reason(questions[i], outputs[i], True, terms[i])]
+            retried = [i for i in asked if fallback_reason(questions[i], outputs[i][0], True, terms[i])]
         if retried:
-            outputs.update(zip(retried, self.generate([questions[i] for i in retried], beams=self.retry_beams,
-                                                      protected_each=[terms[i] for i in retried])))
-        records, retried = [], set(retried)
-        for i, question in enumerate(questions):
-            output = outputs.get(i, "")
-            rewrite, reason, restored = question, skipped[i], []
-            if i in outputs:
-                rewrite, reason, restored = guarded_rewrite(question, output, self.guard, terms[i])
-            records.append({"input": question, "rewrite": rewrite, "raw": output, "fallback": reason,
-                            "restored": restored, "retried": i in retried, "edits": edits(question, rewrite)})
-        return records
+            outputs.update(zip(retried, self.generate_scored([questions[i] for i in retried], beams=self.retry_beams,
+                                                             protected_each=[terms[i] for i in retried])))
+        return outputs, set(retried)
+
+    def record(self, question, output, skipped, protected, retried):
+        """The record of one question, built in one stage after generation: the guard (and the words it puts back),
+        the edits, the confidence (exp of the output's mean token log-prob; 1.0 for an input left as it is) and
+        the min_confidence floor. output: (raw output, mean token log-prob), or None when the model was not asked."""
+        raw, log_prob = output or ("", 0.0)
+        rewrite, reason, restored = question, skipped, []
+        if output is not None:
+            rewrite, reason, restored = guarded_rewrite(question, raw, self.guard, protected)
+        confidence = round(math.exp(log_prob), 4)
+        if reason is None and rewrite != question and confidence < self.min_confidence:
+            rewrite, reason, restored = question, "low confidence", []
+        return {"input": question, "rewrite": rewrite, "raw": raw, "fallback": reason, "restored": restored,
+                "retried": retried, "confidence": confidence, "edits": edits(question, rewrite)}
 
     def rewrite(self, questions, protected=()):
         """Clean rewrites, one per question, in order (protected: see rewrite_records)."""

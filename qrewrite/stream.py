@@ -17,7 +17,7 @@ from pathlib import Path
 from qrewrite.errors import DataError
 from qrewrite.paths import check_output_file
 
-RECORD_FIELDS = ("input", "rewrite", "fallback", "restored", "edits")
+RECORD_FIELDS = ("input", "rewrite", "fallback", "restored", "confidence", "edits")
 
 
 def text_lines(handle, source):

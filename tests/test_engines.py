@@ -75,3 +75,21 @@ def test_static_prompt_changes_nothing(open_int8, prompts, beams):
     # a prompt that does not start with the prefix goes whole, with the others of its call
     engine.prompt_prefix = prompts[0][:3] + [prompts[0][3] + 1]
     assert "static_prompt" not in engine.split_static_prompt(prompts)
+
+
+def test_a_greedy_output_carries_its_mean_token_log_prob(tiny_model_dir, open_int8, prompts):
+    """The confidence of a rewrite comes from this score: for greedy decoding, the mean log-probability of the
+    tokens generated, the stop token included (as beam search scores its candidates). Checked against a forward
+    pass of the fp32 model over the prompt and the output; int8 close to it."""
+    import torch
+
+    fp32 = TorchEngine(str(tiny_model_dir), batch_size=3, device="cpu")
+    limits, stop = [6] * len(prompts), {int(fp32.tokenizer.convert_tokens_to_ids("<|im_end|>"))}
+    found = fp32.generate(prompts, limits, stop)
+    for prompt, ((ids, score),) in zip(prompts, found):
+        with torch.no_grad():
+            logits = fp32.model(torch.tensor([prompt + ids])).logits[0, len(prompt) - 1:-1]
+        expected = torch.log_softmax(logits, -1).gather(1, torch.tensor(ids)[:, None]).mean().item()
+        assert score == pytest.approx(expected, abs=1e-4) and score < 0
+    int8 = open_int8(3).generate(prompts, limits, stop)
+    assert [c[0][1] for c in int8] == pytest.approx([c[0][1] for c in found], rel=0.02)  # a mean, not a sum

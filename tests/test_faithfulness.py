@@ -167,9 +167,9 @@ def test_guard_in_the_rewriter(tiny_model_dir, monkeypatch):
 
     def fake_generate(questions, progress=False, beams=None, protected_each=None):
         asked.append((list(questions), beams))
-        return [(searched if beams else greedy)[q] for q in questions]
+        return [((searched if beams else greedy)[q], -0.1) for q in questions]
 
-    monkeypatch.setattr(rewriter, "generate", fake_generate)
+    monkeypatch.setattr(rewriter, "generate_scored", fake_generate)
     questions = list(greedy) + ["wie spät ist es in Berlin", "hello", ""]
     records = rewriter.rewrite_records(questions)
     # the non-English question and the greeting never reach the model; the refused two are searched again
@@ -190,8 +190,8 @@ def test_changed_words_in_the_rewriter(tiny_model_dir, monkeypatch):
              "how do sloar paels make electricty": "How do big shiny green metal boxes make electricity?",
              "is a ba or a bs better": "Is a baby or a baby better?"}
     beam = {"is a ba or a bs better": "Is a BA or a BS better?"}
-    monkeypatch.setattr(rewriter, "generate", lambda questions, progress=False, beams=None, protected_each=None: [
-        (beam.get(q, wrong[q]) if beams else wrong[q]) for q in questions])
+    monkeypatch.setattr(rewriter, "generate_scored", lambda questions, beams=None, **kwargs: [
+        ((beam.get(q, wrong[q]) if beams else wrong[q]), -0.1) for q in questions])
     records = rewriter.rewrite_records(list(wrong))
     # searched again first: the beam search's pick is right for the third; the first keeps the rest of its rewrite
     assert [r["retried"] for r in records] == [True, True, True]

@@ -27,7 +27,7 @@ def test_rewrite_keeps_order_empty_lines_and_falls_back(rewriter):
     records = rewriter.rewrite_records(questions)
     assert [r["input"] for r in records] == questions
     assert records[1] == {"input": "", "rewrite": "", "raw": "", "fallback": None, "restored": [], "retried": False,
-                          "edits": []}
+                          "confidence": 1.0, "edits": []}
     for record in (records[0], records[2]):
         # A random model cannot write a clean question: its output must be flagged and the input kept.
         assert (record["rewrite"], record["fallback"], record["restored"]) == guarded_rewrite(record["input"],
@@ -118,7 +118,7 @@ def test_infer_cli_args_stdin_and_files(tiny_model_dir, tmp_path):
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["input"] for r in records] == ["hi waht is teh capital", "how do i reset my pasword"]
     assert [r["rewrite"] for r in records] == by_args.splitlines()
-    assert all(set(r) == {"input", "rewrite", "fallback", "restored", "edits"} for r in records)
+    assert all(set(r) == {"input", "rewrite", "fallback", "restored", "confidence", "edits"} for r in records)
 
 
 @pytest.mark.slow

@@ -27,9 +27,9 @@ def rewriter(tiny_model_dir, monkeypatch):
 
     def stub_generate(questions, progress=False, beams=None, protected_each=None):
         asked.append(beams)
-        return [BEAMS if beams else GREEDY for _ in questions]
+        return [(BEAMS if beams else GREEDY, -0.05) for _ in questions]
 
-    monkeypatch.setattr(rewriter, "generate", stub_generate)
+    monkeypatch.setattr(rewriter, "generate_scored", stub_generate)
     rewriter.asked = asked
     return rewriter
 
@@ -50,3 +50,12 @@ def test_a_term_no_candidate_keeps_brings_the_question_back_unchanged(rewriter):
                                        protected_each=[["galaxy s21"], ["galaxy s21"]])
     assert [r["rewrite"] for r in records] == [QUESTION, "hi how do i pay for a galaxy s21"]
     assert [r["fallback"] for r in records] == ["changed: galaxy s21"] * 2
+
+
+def test_confidence_is_the_mean_token_probability_and_min_confidence_keeps_a_guess_unchanged(rewriter):
+    record = rewriter.rewrite_records([QUESTION])[0]
+    assert record["confidence"] == pytest.approx(0.9512, abs=1e-4)  # exp(-0.05)
+    rewriter.min_confidence = 0.96
+    record = rewriter.rewrite_records([QUESTION])[0]
+    assert record["rewrite"] == QUESTION and record["fallback"] == "low confidence" and record["edits"] == []
+    assert rewriter.rewrite_records(["hello"])[0]["confidence"] == 1.0  # left as it is, unasked

@@ -95,8 +95,8 @@ def test_rewrite_answers_each_question_in_order(server):
     assert status == 200
     records = body["rewrites"]
     assert [r["input"] for r in records] == questions and all(
-        set(r) == {"input", "rewrite", "fallback", "restored", "edits"} for r in records)
-    assert records[1] == {"input": "", "rewrite": "", "fallback": None, "restored": [], "edits": []}
+        set(r) == {"input", "rewrite", "fallback", "restored", "confidence", "edits"} for r in records)
+    assert records[1] == {"input": "", "rewrite": "", "fallback": None, "restored": [], "confidence": 1.0, "edits": []}
     for record in (records[0], records[2]):  # a random model's output mostly falls back to the input
         if record["fallback"]:
             assert record["rewrite"] == record["input"]

@@ -28,7 +28,7 @@ class GatedEngine:
         self.protected.append(protected_each)
         assert self.gate.wait(timeout=30)
         return [{"input": q, "rewrite": q.capitalize() + "?", "raw": q.capitalize() + "?", "fallback": None,
-                 "restored": [], "edits": []} for q in questions]
+                 "restored": [], "confidence": 1.0, "edits": []} for q in questions]
 
     def wait_for_calls(self, n):
         until(lambda: len(self.calls) >= n)
@@ -106,7 +106,7 @@ def test_requests_that_arrive_together_share_one_engine_call(rewriter, monkeypat
             thread.join()
         assert sorted(engine.calls[2]) == ["fourth", "second", "third"]
         assert replies["third"][2]["rewrites"] == [
-            {"input": "third", "rewrite": "Third?", "fallback": None, "restored": [], "edits": []}]
+            {"input": "third", "rewrite": "Third?", "fallback": None, "restored": [], "confidence": 1.0, "edits": []}]
 
 
 def test_each_request_keeps_its_own_protected_terms_in_a_shared_batch(rewriter, monkeypatch):
@@ -155,7 +155,8 @@ def test_past_the_deadline_questions_come_back_unchanged_and_unstarted_work_is_s
         for question in ("slow one", "never started"):
             status, _, body = replies[question]
             assert status == 200 and body["rewrites"] == [{"input": question, "rewrite": question,
-                                                          "fallback": "timeout", "restored": [], "edits": []}]
+                                                          "fallback": "timeout", "restored": [], "confidence": 1.0,
+                                                          "edits": []}]
         engine.gate.set()
         assert call(port, "POST", "/v1/rewrite", {"questions": ["after"]})[2]["rewrites"][0]["rewrite"] == "After?"
         assert engine.calls[1:] == [["slow one"], ["after"]]  # "never started" was skipped
@@ -169,7 +170,7 @@ def test_an_engine_error_fails_open(rewriter, monkeypatch):
         monkeypatch.setattr(rewriter, "rewrite_records", lambda questions, **kwargs: 1 / 0)
         status, _, body = call(port, "POST", "/v1/rewrite", {"questions": ["boom"]})
         assert status == 200 and body["rewrites"] == [
-            {"input": "boom", "rewrite": "boom", "fallback": "error", "restored": [], "edits": []}]
+            {"input": "boom", "rewrite": "boom", "fallback": "error", "restored": [], "confidence": 1.0, "edits": []}]
         assert call(port, "GET", "/health")[0] == 200  # the worker lives on
 
 
@@ -216,7 +217,7 @@ def test_fallbacks_are_counted_by_kind_not_by_item(rewriter, monkeypatch):
         engine.gate.set()
         until(worker.ready.is_set)
         monkeypatch.setattr(rewriter, "rewrite_records", lambda questions, **kwargs: [
-            {"input": q, "rewrite": q, "raw": "x?", "fallback": "dropped: 4417", "restored": [],
+            {"input": q, "rewrite": q, "raw": "x?", "fallback": "dropped: 4417", "restored": [], "confidence": 1.0,
              "edits": []} for q in questions])
         status, _, body = call(port, "POST", "/v1/rewrite", {"questions": ["cancel order 4417"]})
         assert status == 200 and body["rewrites"][0]["fallback"] == "dropped: 4417"
@@ -231,7 +232,7 @@ def test_each_request_logs_one_access_line(rewriter, monkeypatch, caplog):
         until(worker.ready.is_set)
         monkeypatch.setattr(rewriter, "rewrite_records", lambda questions, **kwargs: [
             {"input": q, "rewrite": q, "raw": "", "fallback": q.split(" ", 1)[1] if " " in q else None,
-             "restored": [], "edits": []} for q in questions])
+             "restored": [], "confidence": 1.0, "edits": []} for q in questions])
         call(port, "POST", "/v1/rewrite", {"questions": ["a dropped: 4417", "b", "c empty", "d dropped: 12"]})
         call(port, "POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "e"}], "stream": True})
         call(port, "POST", "/v1/rewrite", {"questions": []})
