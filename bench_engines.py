@@ -515,6 +515,9 @@ def parse_args():
                         help="folder for bench_engines.md and .json (default: outputs/<run>)")
     parser.add_argument("--peers-python", help="python of the venv the peers are installed in (not the project's)")
     parser.add_argument("--vllm-python", help="python of vLLM's venv, if not --peers-python's")
+    parser.add_argument("--only", type=re.compile, metavar="PATTERN",
+                        help="measure only the rows whose label matches this regular expression (the fp32 "
+                             "reference always runs), e.g. 'MKL=0|OpenVINO'")
     parser.add_argument("--peer-models", type=Path,
                         help="folder for the peers' converted models (default: peers/ beside --model)")
     return parser.parse_args()
@@ -553,6 +556,8 @@ def main():
             "env": {}, "size_mb": size_mb(args.model, "*.safetensors")}
     ct2, ct2_skipped = ctranslate2_candidates(int8_folder)
     peers, peers_skipped = peer_candidates(args)
+    if args.only:
+        ct2, peers = ([c for c in group if args.only.search(c["label"])] for group in (ct2, peers))
     report = {"cpu": cpu_line(), "date": date.today().isoformat(), "threads": THREADS, "model": args.model,
               "data": args.data, "questions": len(references), "batch": BATCH, "engines": {},
               "could_not_run": dict(ct2_skipped + peers_skipped), "ct2_backends": {}}

@@ -30,7 +30,7 @@ from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.edits import explain
 from qrewrite.errors import DataError, ModelError
 from qrewrite.modeling import TRAINED_MODEL
-from qrewrite.rewriter import Rewriter, add_guard_arguments, fallback_kind, guard_options
+from qrewrite.rewriter import Rewriter, add_engine_arguments, add_guard_arguments, fallback_kind, guard_options
 from qrewrite.stream import PartialOutput, chunks, count_questions, read_questions, text_lines
 
 CHUNK_SIZE = 512
@@ -82,6 +82,7 @@ def parse_args():
                         help="1: greedy; more: beam search (fp32 or int8), keeping the candidate that best "
                              "balances the model's confidence and keeping the input; slower, fewer wrong corrections")
     add_guard_arguments(parser)
+    add_engine_arguments(parser)
     parser.add_argument("--protect", metavar="FILE",
                         help="terms that must stand in a rewrite exactly as written (product names, SKUs), one a "
                              "line: a question holding one whose rewrite does not comes back unchanged")
@@ -107,10 +108,13 @@ def main():
         protected = read_protected(args.protect) if args.protect else ()
         total, questions = open_questions(args)
         done, questions = output.skip_done(questions, args.chunk_size) if output else (0, questions)
+        batch = bool(args.input) or (not args.questions and not sys.stdin.isatty())
         rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams,
+                            regime="batch" if batch else "alone", engine_settings=args.engine_settings,
                             **guard_options(args))
     except (DataError, ModelError) as err:
         fail(err)
+    print(rewriter.engine_choice, file=sys.stderr)
 
     bar, reasons, written = None, Counter(), done
     try:

@@ -13,23 +13,26 @@ Data whose pairs carry a "family" (the shipped dataset's do) is also scored fami
 
     python score.py                                    # weights/full/best on data/processed train + valid
     python score.py --model weights/lora/best          # -> outputs/lora
+    python score.py --calibrate                        # also fit the confidence on valid -> best/calibration.json
     python score.py --backend int8                     # the int8 model quantize.py wrote (weights/full/int8)
     python score.py --beams 4 --reports outputs/full/beams4  # beam search, the candidate picked as infer.py does
     python score.py --data ../shared/data/mqr/dev.tsv --limit 200   # any JSON of pairs or MQR .tsv
 """
 import argparse
+import sys
 from collections import Counter
 from pathlib import Path
 
+from qrewrite import calibration
 from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.data import load_pairs, read_mqr, write_json_atomic
 from qrewrite.edits import edit_counts, edit_scores, edits
 from qrewrite.engines import holds_int8_model
-from qrewrite.errors import DataError, ModelError
-from qrewrite.metrics import confidence_report, score_with_baseline, sentence_bleu
+from qrewrite.errors import DataError, ModelError, OutputError
+from qrewrite.metrics import confidence_report, min_confidence_effects, score_with_baseline, sentence_bleu
 from qrewrite.modeling import TRAINED_MODEL
 from qrewrite.paths import PROCESSED_DATA, check_reports_dir, open_reports_dir, reports_dir_for
-from qrewrite.rewriter import Rewriter, add_guard_arguments, fallback_kind, guard_options
+from qrewrite.rewriter import Rewriter, add_engine_arguments, add_guard_arguments, fallback_kind, guard_options
 
 
 def load_data_files(paths):
@@ -93,9 +96,32 @@ def evaluate_split(rewriter, pairs):
     if all("family" in p for p in pairs):
         metrics["families"] = score_families(pairs, records)
     io = [{"input": r["input"], "reference": ref, "prediction": r["rewrite"], "bleu": sentence_bleu(r["rewrite"], ref),
-           "raw": r["raw"], "fallback": r["fallback"], "restored": r["restored"], "retried": r["retried"], **flag}
+           "raw": r["raw"], "fallback": r["fallback"], "restored": r["restored"], "retried": r["retried"],
+           "confidence": r["confidence"], "raw_confidence": r["raw_confidence"], **flag}
           for r, ref, flag in zip(records, references, flags)]
+    metrics["min_confidence"] = min_confidence_effects(io, [row["confidence"] for row in io])
     return metrics, io
+
+
+def calibrate(rewriter, metrics, io):
+    """Fits the confidence's calibration on the valid split's rewrites, stores it in the model folder, and
+    reports it out-of-fold (each half mapped by a fit on the other half): AUROC, reliability, --min-confidence."""
+    asked = [k for k, row in enumerate(io) if row["raw"]]
+    raw = [io[k]["raw_confidence"] for k in asked]
+    right = [io[k]["prediction"] == io[k]["reference"] for k in asked]
+    try:
+        points, held_out = calibration.fit(raw, right), calibration.cross_fitted(raw, right)
+    except ValueError as err:
+        raise DataError(f"--calibrate: {err}; the valid split has too few rewrites to fit (drop --limit)") from None
+    confidences = [1.0] * len(io)
+    for k, value in zip(asked, held_out):
+        confidences[k] = value
+    metrics["calibration"] = {"points": len(points["x"]), "raw": confidence_report(raw, right),
+                              "calibrated_out_of_fold": confidence_report(held_out, right),
+                              "min_confidence": min_confidence_effects(io, confidences)}
+    about = {"fitted_on": f"{len(raw)} rewrites of the valid split", "right": "exactly the reference",
+             "auroc": metrics["calibration"]["raw"]["auroc"]}
+    return calibration.save(rewriter.engine.folder, points, about)
 
 
 def score_families(pairs, records):
@@ -149,6 +175,8 @@ def print_tables(report):
     print_edit_table(report)
     print_confidence_table(report)
     for name, m in report["splits"].items():
+        print_min_confidence(m["min_confidence"], name)
+    for name, m in report["splits"].items():
         if "families" in m:
             print_family_table(name, m["families"])
 
@@ -162,6 +190,28 @@ def print_confidence_table(report):
         print("| confidence | rewrites | mean confidence | exactly right |\n|---|---|---|---|")
         for b in c["bins"]:
             print(f"| {b['from']:.2f}-{b['to']:.2f} | {b['count']} | {b['mean_confidence']:.3f} | {b['right']:.3f} |")
+
+
+def print_min_confidence(effects, label):
+    """What each --min-confidence X costs in BLEU and saves in wrong rewrites."""
+    print(f"\n{label}: --min-confidence X holds back the rewrites below X (kept as typed); of "
+          f"{effects['rewrites']} rewrites, {effects['wrong']} differ from the reference, "
+          f"{effects['meaning_changed']} change its meaning; BLEU {effects['bleu']:.2f} with none held back")
+    print("| X | held back | of them exactly right | of them meaning changed | BLEU |\n|---|---|---|---|---|")
+    for t in effects["thresholds"]:
+        print(f"| {t['min_confidence']:.1f} | {t['held_back']} | {t['held_right']} | {t['held_meaning_changed']} | "
+              f"{t['bleu']:.2f} |")
+
+
+def print_calibration(report, stored):
+    """The calibration fitted on the valid split, reported out-of-fold."""
+    raw, held_out = report["raw"], report["calibrated_out_of_fold"]
+    print(f"\ncalibration ({report['points']} points) stored in {stored}; AUROC raw {raw['auroc']}, "
+          f"calibrated out-of-fold {held_out['auroc']}")
+    print("| calibrated confidence (out-of-fold) | rewrites | mean confidence | exactly right |\n|---|---|---|---|")
+    for b in held_out["bins"]:
+        print(f"| {b['from']:.2f}-{b['to']:.2f} | {b['count']} | {b['mean_confidence']:.3f} | {b['right']:.3f} |")
+    print_min_confidence(report["min_confidence"], "valid, calibrated out-of-fold")
 
 
 def print_edit_table(report):
@@ -190,8 +240,13 @@ def main():
     parser.add_argument("--beams", type=positive_int, default=1, help="1: greedy; more: beam search, see infer.py")
     parser.add_argument("--batch-size", type=positive_int, default=16)
     add_guard_arguments(parser)
+    add_engine_arguments(parser)
     parser.add_argument("--no-guard", dest="guard", action="store_false",
                         help="measure without the meaning guard and the language/greeting checks (see infer.py)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="fit the confidence's calibration on the valid split (rewrites exactly right against "
+                             "their confidence) and store it as calibration.json in the model folder, which the "
+                             "Rewriter then applies on load; reported out-of-fold in metrics.json")
     parser.add_argument("--reports", renamed_from=["--outputs"],
                         help="folder for *_io.json and metrics.json (default: outputs/<run>, or outputs/<run>/int8)")
     args = parser.parse_args()
@@ -199,16 +254,29 @@ def main():
     try:
         splits = {name: pairs[:args.limit] for name, pairs in load_splits(args).items()}
         reports = check_reports(args, splits)
+        if args.calibrate and "valid" not in splits:
+            raise DataError("--calibrate: fits on a split named valid; score the datamod.py folder (its valid "
+                            "split) or a file named valid.json")
         rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams,
-                            guard=args.guard, **guard_options(args))
-    except (DataError, ModelError) as err:
+                            guard=args.guard, engine_settings=args.engine_settings, **guard_options(args))
+        if args.calibrate:
+            if rewriter.engine.folder is None:
+                raise DataError(f"--calibrate: {args.model} is not a model folder; pass a local folder")
+            calibration.check_writable(rewriter.engine.folder)
+    except (DataError, ModelError, OutputError) as err:
         fail(err)
+    print(rewriter.engine_choice, file=sys.stderr)
 
     report = {"model": args.model, "backend": rewriter.backend, "beams": args.beams, "guard": args.guard,
               "retry_beams": args.retry_beams,
               "splits": {}}
     for name, pairs in splits.items():
         metrics, io = evaluate_split(rewriter, pairs)
+        if args.calibrate and name == "valid":
+            try:
+                stored = calibrate(rewriter, metrics, io)
+            except DataError as err:
+                fail(err)
         open_reports_dir(reports)
         write_json_atomic(reports / f"{name}_io.json", io)
         report["splits"][name] = metrics
@@ -217,6 +285,8 @@ def main():
     decoding = ("greedy" if args.beams == 1 else f"{args.beams} beams") + ("" if args.guard else ", no guard")
     print(f"\nmodel {args.model} ({rewriter.backend}, {decoding}); identity = copying the input")
     print_tables(report)
+    if args.calibrate:
+        print_calibration(report["splits"]["valid"]["calibration"], stored)
     print(f"wrote {reports}/metrics.json and {', '.join(f'{reports}/{n}_io.json' for n in splits)}")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from qrewrite import cpu
 from qrewrite.errors import ModelError
 from qrewrite.modeling import check_written_files, load_model, pick_device, prepare_tokenizer
 from qrewrite.paths import int8_dir_for
@@ -51,8 +52,11 @@ class TorchEngine:
 
     def __init__(self, model, batch_size=8, device=None):
         self.batch_size = batch_size
+        self.folder = Path(model) if Path(model).is_dir() else None  # None for a hub id
         self.device, dtype = pick_device() if device is None else (device, torch.float32)
         self.model, self.tokenizer = load_model(model, self.device, dtype)
+        on_cpu = f", {cpu.cpu_name()}, {torch.get_num_threads()} threads" if str(self.device) == "cpu" else ""
+        self.choice = f"{self.name} engine (transformers) on {self.device}{on_cpu}"
 
     def generate(self, prompts, max_new_tokens, stop_ids, beams=1, progress=None):
         results = []
@@ -87,16 +91,24 @@ class CTranslate2Engine:
     name = "int8"
     beam_search = True
 
-    def __init__(self, folder, batch_size=8, threads=None, inter_threads=None, compute_type="int8"):
-        """Default: one single-threaded worker per thread, so that a batch is split across workers
-        (the layouts measured against each other are in docs/results.md)."""
+    def __init__(self, folder, batch_size=8, threads=None, inter_threads=None, compute_type="int8", backend=None):
+        """Default: one single-threaded worker per thread, so that a batch is split across workers; open_engine
+        passes what qrewrite/cpu.py chose for this CPU. backend: "mkl", "onednn" or None (CTranslate2's choice),
+        set before ctranslate2 is first imported in the process."""
+        threads = threads or torch.get_num_threads()
+        inter_threads = inter_threads or threads
+        self.settings = cpu.set_backend({"backend": backend, "compute_type": compute_type, "workers": inter_threads,
+                                         "threads": max(1, threads // inter_threads)})
         import ctranslate2
 
+        if compute_type not in ctranslate2.get_supported_compute_types("cpu"):
+            self.settings["compute_type"] = compute_type = "int8"
         self.batch_size = batch_size
+        self.folder = Path(folder)
         self.tokenizer = load_tokenizer(folder)
         self.prompt_prefix = prompt_prefix_ids(self.tokenizer)
-        threads = threads or torch.get_num_threads()
-        inter_threads = self.workers = inter_threads or threads
+        self.workers = inter_threads
+        self.choice = cpu.describe(self.settings, "as passed")
         try:
             self.generator = ctranslate2.Generator(str(folder), device="cpu", compute_type=compute_type,
                                                    intra_threads=max(1, threads // inter_threads),
@@ -150,9 +162,11 @@ def holds_int8_model(folder):
     return (Path(folder) / "model.bin").is_file() and (Path(folder) / "vocabulary.json").is_file()
 
 
-def open_engine(model, backend="auto", batch_size=8, device=None):
+def open_engine(model, backend="auto", batch_size=8, device=None, regime="batch", engine_settings=None):
     """The engine for a model folder or hub id: int8 where the folder holds quantize.py's output, else fp32.
-    backend "int8" also looks beside an fp32 folder (int8_dir_for); "fp32" refuses an int8 folder."""
+    backend "int8" also looks beside an fp32 folder (int8_dir_for); "fp32" refuses an int8 folder.
+    regime ("alone" or "batch") and engine_settings (cpu.parse_settings's overrides) pick the int8 engine's
+    backend, compute type and threads for this CPU (qrewrite/cpu.py)."""
     int8_folder = Path(model) if holds_int8_model(model) else None
     if backend == "int8" and int8_folder is None:
         int8_folder = int8_dir_for(model) if holds_int8_model(int8_dir_for(model)) else None
@@ -164,4 +178,9 @@ def open_engine(model, backend="auto", batch_size=8, device=None):
     if int8_folder is None:
         return TorchEngine(model, batch_size, device)
     check_written_files(int8_folder)  # a model.bin changed since quantize.py wrote it is refused
-    return CTranslate2Engine(int8_folder, batch_size)
+    settings, why = cpu.choose(regime, torch.get_num_threads(), engine_settings)
+    engine = CTranslate2Engine(int8_folder, batch_size, threads=settings["workers"] * settings["threads"],
+                               inter_threads=settings["workers"], compute_type=settings["compute_type"],
+                               backend=settings["backend"])
+    engine.choice = cpu.describe(engine.settings, why)
+    return engine

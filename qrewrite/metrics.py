@@ -109,3 +109,24 @@ def confidence_report(confidences, right, edges=(0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 
                          "mean_confidence": round(sum(c for c, _ in inside) / len(inside), 4),
                          "right": round(sum(r for _, r in inside) / len(inside), 4)})
     return {"auroc": auroc(confidences, right), "count": len(confidences), "bins": rows}
+
+
+def min_confidence_effects(rows, confidences, thresholds=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)):
+    """What --min-confidence X would do to a scored split (rows: score.py's *_io.json entries): per X, the
+    rewrites it holds back (kept as the question), how many of those were exactly right and how many changed the
+    meaning against the reference, and the split's BLEU with them held back, beside BLEU with none held back."""
+    references = [r["reference"] for r in rows]
+    table = []
+    for threshold in thresholds:
+        held = [r["fallback"] is None and r["prediction"] != r["input"] and c < threshold
+                for r, c in zip(rows, confidences)]
+        texts = [r["input"] if h else r["prediction"] for r, h in zip(rows, held)]
+        table.append({"min_confidence": threshold, "held_back": sum(held),
+                      "held_right": sum(h and r["prediction"] == r["reference"] for r, h in zip(rows, held)),
+                      "held_meaning_changed": sum(h and r["meaning_changed"] for r, h in zip(rows, held)),
+                      "bleu": score(texts, references)["bleu"]})
+    changed = [r["fallback"] is None and r["prediction"] != r["input"] for r in rows]
+    return {"rewrites": sum(changed),
+            "wrong": sum(c and r["prediction"] != r["reference"] for r, c in zip(rows, changed)),
+            "meaning_changed": sum(c and r["meaning_changed"] for r, c in zip(rows, changed)),
+            "bleu": score([r["prediction"] for r in rows], references)["bleu"], "thresholds": table}

@@ -13,9 +13,11 @@ input that is not English or holds no question. An output whose one fault is a c
 With beams > 1 (fp32 or int8), beam search keeps that many candidates and the one picked balances the
 model's confidence with how much of the input it keeps (see pick_candidate).
 """
+import argparse
 import math
 import sys
 
+from qrewrite import calibration, cpu
 from qrewrite.edits import edits
 from qrewrite.engines import open_engine
 from qrewrite.errors import ModelError
@@ -46,8 +48,23 @@ def add_guard_arguments(parser):
                              "question, or with its changed words put back): faster, and more questions come back "
                              "as typed")
     parser.add_argument("--min-confidence", type=fraction_or_zero, default=0.0,
-                        help="a rewrite whose confidence (the model's mean token probability, 0 to 1) is below this "
-                             "comes back as the question, with fallback \"low confidence\" (default 0: never)")
+                        help="a rewrite whose confidence (0 to 1: the model's mean token probability, or, when the "
+                             "model folder holds score.py --calibrate's calibration.json, the chance it is exactly "
+                             "right) is below this comes back as the question, with fallback \"low confidence\" "
+                             "(default 0: never)")
+
+
+def add_engine_arguments(parser):
+    """--engine-settings, as infer.py, score.py and serve.py take it."""
+    def settings(text):
+        try:
+            return cpu.parse_settings(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    parser.add_argument("--engine-settings", type=settings, default={}, metavar="auto|KEY=VALUE,...",
+                        help="the int8 engine's settings instead of those measured fastest on this kind of CPU "
+                             "(printed at start): backend=mkl|onednn, compute_type=int8|int8_float32|..., "
+                             "workers=N, threads=N (threads each worker uses), e.g. 'workers=1,threads=2'")
 
 
 def guard_options(args):
@@ -108,13 +125,15 @@ def pick_candidate(question, candidates, guard=True, protected=()):
 
 class Rewriter:
     def __init__(self, model=None, batch_size=8, device=None, backend="auto", beams=1, engine=None, guard=True,
-                 retry_beams=RETRY_BEAMS, min_confidence=0.0):
+                 retry_beams=RETRY_BEAMS, min_confidence=0.0, regime="batch", engine_settings=None):
         """backend "auto" follows the folder; "int8" also finds quantize.py's output beside an fp32 folder.
         beams > 1: beam search with that many candidates, then pick_candidate.
         retry_beams: greedy outputs that fall back are searched again with this many beams (1: never).
         engine: an engine object (see qrewrite/engines.py) to use instead of opening one for `model`.
         guard=False only to measure what the guard changes (score.py --no-guard).
-        min_confidence: a rewrite whose confidence is below it comes back as the question, "low confidence"."""
+        min_confidence: a rewrite whose confidence is below it comes back as the question, "low confidence".
+        regime: "alone" (a question at a time) or "batch"; with engine_settings (--engine-settings), it picks the
+        int8 engine's settings for this CPU (qrewrite/cpu.py); engine_choice says what was picked."""
         self.model_name = model or TRAINED_MODEL
         self.beams = beams
         self.guard = guard
@@ -122,8 +141,10 @@ class Rewriter:
         self.min_confidence = min_confidence
         if beams < 1:
             raise ModelError(f"beams must be 1 (greedy) or more, not {beams}")
-        self.engine = engine or open_engine(self.model_name, backend, batch_size, device)
+        self.engine = engine or open_engine(self.model_name, backend, batch_size, device, regime, engine_settings)
         self.backend, self.tokenizer = self.engine.name, self.engine.tokenizer
+        self.engine_choice = getattr(self.engine, "choice", self.backend)
+        self.calibration = calibration.load(getattr(self.engine, "folder", None))  # None: raw confidence
         if beams > 1 and not self.engine.beam_search:
             raise ModelError(f"the {self.backend} engine has no beam search; pass the fp32 model folder, or 1 beam")
         self.stop_ids = stop_token_ids(self.tokenizer)
@@ -207,17 +228,21 @@ class Rewriter:
 
     def record(self, question, output, skipped, protected, retried):
         """The record of one question, built in one stage after generation: the guard (and the words it puts back),
-        the edits, the confidence (exp of the output's mean token log-prob; 1.0 for an input left as it is) and
-        the min_confidence floor. output: (raw output, mean token log-prob), or None when the model was not asked."""
+        the edits, the confidence (exp of the output's mean token log-prob, mapped by the model folder's
+        calibration.json when it has one; 1.0 for an input left as it is) and the min_confidence floor.
+        output: (raw output, mean token log-prob), or None when the model was not asked."""
         raw, log_prob = output or ("", 0.0)
         rewrite, reason, restored = question, skipped, []
         if output is not None:
             rewrite, reason, restored = guarded_rewrite(question, raw, self.guard, protected)
-        confidence = round(math.exp(log_prob), 4)
+        raw_confidence = math.exp(log_prob)
+        confidence = round(calibration.apply(self.calibration, raw_confidence) if self.calibration and output
+                           else raw_confidence, 4)
         if reason is None and rewrite != question and confidence < self.min_confidence:
             rewrite, reason, restored = question, "low confidence", []
         return {"input": question, "rewrite": rewrite, "raw": raw, "fallback": reason, "restored": restored,
-                "retried": retried, "confidence": confidence, "edits": edits(question, rewrite)}
+                "retried": retried, "confidence": confidence, "raw_confidence": round(raw_confidence, 6),
+                "edits": edits(question, rewrite)}
 
     def rewrite(self, questions, protected=()):
         """Clean rewrites, one per question, in order (protected: see rewrite_records)."""

@@ -27,7 +27,7 @@ def test_rewrite_keeps_order_empty_lines_and_falls_back(rewriter):
     records = rewriter.rewrite_records(questions)
     assert [r["input"] for r in records] == questions
     assert records[1] == {"input": "", "rewrite": "", "raw": "", "fallback": None, "restored": [], "retried": False,
-                          "confidence": 1.0, "edits": []}
+                          "confidence": 1.0, "raw_confidence": 1.0, "edits": []}
     for record in (records[0], records[2]):
         # A random model cannot write a clean question: its output must be flagged and the input kept.
         assert (record["rewrite"], record["fallback"], record["restored"]) == guarded_rewrite(record["input"],

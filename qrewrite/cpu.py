@@ -1,0 +1,97 @@
+"""The int8 engine's settings for the CPU it runs on: CTranslate2's matrix-multiply backend, compute type and
+thread layout, chosen at load from what was measured fastest on that kind of CPU (bench_engines.py; the figures
+per CPU are in docs/results.md).
+
+CTranslate2 picks its int8 backend by CPU vendor (Intel MKL on GenuineIntel, oneDNN elsewhere) and the same
+settings are not the fastest on both: on Intel, single-threaded workers (one per core) win for one question
+alone and for batches; on AMD, one worker on both cores wins for one question alone, single-threaded workers
+for batches. `regime` says which the caller does: "alone" (a question at a time: a CLI question, a service)
+or "batch" (files, scoring). `--engine-settings` overrides the table.
+"""
+import os
+import platform
+from pathlib import Path
+
+# (vendor, regime) -> settings; a vendor not listed gets DEFAULT_SETTINGS (CTranslate2's own backend choice).
+MEASURED = {
+    ("GenuineIntel", "alone"): {"backend": "mkl", "compute_type": "int8", "workers": "all", "threads": 1},
+    ("GenuineIntel", "batch"): {"backend": "mkl", "compute_type": "int8", "workers": "all", "threads": 1},
+    ("AuthenticAMD", "alone"): {"backend": "onednn", "compute_type": "int8_float32", "workers": 1, "threads": "all"},
+    ("AuthenticAMD", "batch"): {"backend": "onednn", "compute_type": "int8", "workers": "all", "threads": 1},
+}
+DEFAULT_SETTINGS = {"backend": None, "compute_type": "int8", "workers": "all", "threads": 1}
+BACKENDS = {"mkl": "1", "onednn": "0"}  # CT2_USE_MKL; None leaves CTranslate2 its own choice (by vendor)
+REGIMES = ("alone", "batch")
+
+
+def cpu_vendor():
+    """GenuineIntel, AuthenticAMD, ... from /proc/cpuinfo (Linux); the platform's processor name elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_name():
+    """The CPU's model name, for the line a script prints about its choice."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def parse_settings(text):
+    """'auto', or KEY=VALUE pairs separated by commas (backend=mkl|onednn, compute_type=..., workers=N,
+    threads=N), each overriding the measured choice; raises ValueError naming the bad part."""
+    if text in (None, "", "auto"):
+        return {}
+    settings = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if key == "backend" and value in BACKENDS:
+            settings[key] = value
+        elif key == "compute_type" and value:
+            settings[key] = value
+        elif key in ("workers", "threads") and value.isdigit() and int(value) > 0:
+            settings[key] = int(value)
+        else:
+            raise ValueError(f"'{part}': expected backend=mkl|onednn, compute_type=NAME, workers=N or threads=N")
+    return settings
+
+
+def choose(regime, cores, override=None):
+    """The settings for this CPU and regime, with 'all' turned into the core count, and why they were picked."""
+    vendor = cpu_vendor()
+    measured = MEASURED.get((vendor, regime))
+    settings = dict(measured or DEFAULT_SETTINGS)
+    settings.update(override or {})
+    for key in ("workers", "threads"):
+        if settings[key] == "all":
+            settings[key] = cores
+    why = (f"measured fastest for {'one question at a time' if regime == 'alone' else 'batches'} on {vendor}"
+           if measured else f"no measurement for {vendor}: CTranslate2's defaults")
+    return settings, "set by --engine-settings" if override else why
+
+
+def set_backend(settings):
+    """Sets CT2_USE_MKL before ctranslate2 is loaded (it reads it once); a CT2_USE_MKL the user exported wins,
+    and the settings then say so."""
+    if "CT2_USE_MKL" in os.environ:
+        exported = os.environ["CT2_USE_MKL"]
+        settings["backend"] = "mkl" if exported in ("1", "ON", "on", "true") else "onednn"
+    elif settings["backend"]:
+        os.environ["CT2_USE_MKL"] = BACKENDS[settings["backend"]]
+    return settings
+
+
+def describe(settings, why):
+    backend = {"mkl": "Intel MKL", "onednn": "oneDNN", None: "CTranslate2's own"}[settings["backend"]]
+    return (f"int8 engine on {cpu_name()}: CTranslate2 {settings['compute_type']}, {backend} backend, "
+            f"{settings['workers']} worker(s) x {settings['threads']} thread(s) ({why})")

@@ -1,0 +1,60 @@
+"""The int8 engine's settings chosen for the CPU at load (qrewrite/cpu.py), --engine-settings, and the line each
+script prints about its choice."""
+import os
+
+import pytest
+
+from conftest import run_script
+from qrewrite import cpu
+from quantize import quantize
+
+
+def test_settings_parse_or_name_the_bad_part():
+    assert cpu.parse_settings("auto") == {} and cpu.parse_settings(None) == {}
+    assert cpu.parse_settings("workers=1, threads=2,compute_type=int8_float32,backend=onednn") == {
+        "workers": 1, "threads": 2, "compute_type": "int8_float32", "backend": "onednn"}
+    for bad in ("workers=0", "threads=two", "backend=openblas", "speed=fast", "workers"):
+        with pytest.raises(ValueError, match=bad.split(",")[0]):
+            cpu.parse_settings(bad)
+
+
+@pytest.mark.parametrize("vendor, regime, expected", [
+    ("AuthenticAMD", "alone", ("onednn", "int8_float32", 1, 4)),
+    ("AuthenticAMD", "batch", ("onednn", "int8", 4, 1)),
+    ("GenuineIntel", "alone", ("mkl", "int8", 4, 1)),
+    ("GenuineIntel", "batch", ("mkl", "int8", 4, 1)),
+    ("CentaurHauls", "alone", (None, "int8", 4, 1)),
+])
+def test_the_table_picks_by_vendor_and_regime(monkeypatch, vendor, regime, expected):
+    monkeypatch.setattr(cpu, "cpu_vendor", lambda: vendor)
+    settings, why = cpu.choose(regime, cores=4)
+    assert (settings["backend"], settings["compute_type"], settings["workers"], settings["threads"]) == expected
+    assert vendor in why
+    overridden, why = cpu.choose(regime, cores=4, override={"workers": 2, "threads": 2})
+    assert (overridden["workers"], overridden["threads"], why) == (2, 2, "set by --engine-settings")
+
+
+def test_an_exported_ct2_use_mkl_wins_and_is_reported(monkeypatch):
+    monkeypatch.setenv("CT2_USE_MKL", "1")
+    assert cpu.set_backend({"backend": "onednn"})["backend"] == "mkl"
+    monkeypatch.delenv("CT2_USE_MKL")
+    assert cpu.set_backend({"backend": "onednn"})["backend"] == "onednn"
+    assert os.environ["CT2_USE_MKL"] == "0"
+
+
+@pytest.fixture(scope="module")
+def int8_model(tiny_model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("int8")
+    quantize(str(tiny_model_dir), out)
+    return out
+
+
+def test_infer_prints_the_choice_and_takes_an_override(int8_model):
+    done = run_script("infer.py", "--model", str(int8_model), "--engine-settings", "workers=1,threads=2",
+                      "hello there how are you")
+    assert "int8 engine on" in done.stderr and "1 worker(s) x 2 thread(s) (set by --engine-settings)" in done.stderr
+    done = run_script("infer.py", "--model", str(int8_model), "hello there how are you")
+    why = "measured fastest" if cpu.cpu_vendor() in {vendor for vendor, _ in cpu.MEASURED} else "no measurement"
+    assert "int8 engine on" in done.stderr and why in done.stderr
+    bad = run_script("infer.py", "--model", str(int8_model), "--engine-settings", "workers=none", "hi", check=False)
+    assert bad.returncode == 2 and "--engine-settings" in bad.stderr and "Traceback" not in bad.stderr
