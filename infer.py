@@ -31,7 +31,7 @@ from qrewrite.edits import explain
 from qrewrite.errors import DataError, ModelError
 from qrewrite.modeling import TRAINED_MODEL
 from qrewrite.rewriter import Rewriter, add_engine_arguments, add_guard_arguments, fallback_kind, guard_options
-from qrewrite.stream import PartialOutput, chunks, count_questions, read_questions, text_lines
+from qrewrite.stream import PartialOutput, chunks, count_questions, read_protected, read_questions, text_lines
 
 CHUNK_SIZE = 512
 
@@ -52,18 +52,6 @@ def warn_fallbacks(records, reasons, each):
             if each:
                 print(f"warning: kept the input unchanged ({record['fallback']}): {record['input'][:60]}",
                       file=sys.stderr)
-
-
-def read_protected(path):
-    """The terms of a --protect file: one a line, blank lines skipped, each kept exactly as written."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
-    except OSError as err:
-        raise DataError(f"--protect {path}: cannot be read ({err.strerror}); pass a text file, one term a "
-                        "line") from None
-    except UnicodeDecodeError:
-        raise DataError(f"--protect {path}: not UTF-8 text; save it as UTF-8, one term a line") from None
-    return [line.strip() for line in lines if line.strip()]
 
 
 def parse_args():
@@ -108,10 +96,8 @@ def main():
         protected = read_protected(args.protect) if args.protect else ()
         total, questions = open_questions(args)
         done, questions = output.skip_done(questions, args.chunk_size) if output else (0, questions)
-        batch = bool(args.input) or (not args.questions and not sys.stdin.isatty())
         rewriter = Rewriter(args.model, batch_size=args.batch_size, backend=args.backend, beams=args.beams,
-                            regime="batch" if batch else "alone", engine_settings=args.engine_settings,
-                            **guard_options(args))
+                            engine_settings=args.engine_settings, **guard_options(args))
     except (DataError, ModelError) as err:
         fail(err)
     print(rewriter.engine_choice, file=sys.stderr)

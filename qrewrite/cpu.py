@@ -1,27 +1,22 @@
 """The int8 engine's settings for the CPU it runs on: CTranslate2's matrix-multiply backend, compute type and
-thread layout, chosen at load from what was measured fastest on that kind of CPU (bench_engines.py; the figures
-per CPU are in docs/results.md).
+thread layout, chosen at load from what bench_engines.py measured fastest on that kind of CPU (the figures per
+CPU are in docs/results.md).
 
-CTranslate2 picks its int8 backend by CPU vendor (Intel MKL on GenuineIntel, oneDNN elsewhere) and the same
-settings are not the fastest on both: on Intel, single-threaded workers (one per core) win for one question
-alone and for batches; on AMD, one worker on both cores wins for one question alone, single-threaded workers
-for batches. `regime` says which the caller does: "alone" (a question at a time: a CLI question, a service)
-or "batch" (files, scoring). `--engine-settings` overrides the table.
+CTranslate2 picks its int8 backend by CPU vendor (Intel MKL on GenuineIntel, oneDNN elsewhere; MKL on AMD is
+more than ten times slower), and the fastest thread layout differs too: on Intel, single-threaded workers, one
+per core; on AMD, one worker using every core. `--engine-settings` overrides the table.
 """
 import os
 import platform
 from pathlib import Path
 
-# (vendor, regime) -> settings; a vendor not listed gets DEFAULT_SETTINGS (CTranslate2's own backend choice).
+# vendor -> settings ("all": as many as the process has threads); a vendor not listed gets DEFAULT_SETTINGS
 MEASURED = {
-    ("GenuineIntel", "alone"): {"backend": "mkl", "compute_type": "int8", "workers": "all", "threads": 1},
-    ("GenuineIntel", "batch"): {"backend": "mkl", "compute_type": "int8", "workers": "all", "threads": 1},
-    ("AuthenticAMD", "alone"): {"backend": "onednn", "compute_type": "int8_float32", "workers": 1, "threads": "all"},
-    ("AuthenticAMD", "batch"): {"backend": "onednn", "compute_type": "int8", "workers": "all", "threads": 1},
+    "GenuineIntel": {"backend": "mkl", "compute_type": "int8", "workers": "all", "threads": 1},
+    "AuthenticAMD": {"backend": "onednn", "compute_type": "int8", "workers": 1, "threads": "all"},
 }
 DEFAULT_SETTINGS = {"backend": None, "compute_type": "int8", "workers": "all", "threads": 1}
 BACKENDS = {"mkl": "1", "onednn": "0"}  # CT2_USE_MKL; None leaves CTranslate2 its own choice (by vendor)
-REGIMES = ("alone", "batch")
 
 
 def cpu_vendor():
@@ -66,17 +61,16 @@ def parse_settings(text):
     return settings
 
 
-def choose(regime, cores, override=None):
-    """The settings for this CPU and regime, with 'all' turned into the core count, and why they were picked."""
+def choose(cores, override=None):
+    """The settings for this CPU, with 'all' turned into the thread count, and why they were picked."""
     vendor = cpu_vendor()
-    measured = MEASURED.get((vendor, regime))
+    measured = MEASURED.get(vendor)
     settings = dict(measured or DEFAULT_SETTINGS)
     settings.update(override or {})
     for key in ("workers", "threads"):
         if settings[key] == "all":
             settings[key] = cores
-    why = (f"measured fastest for {'one question at a time' if regime == 'alone' else 'batches'} on {vendor}"
-           if measured else f"no measurement for {vendor}: CTranslate2's defaults")
+    why = f"measured fastest on {vendor}" if measured else f"no measurement for {vendor}: CTranslate2's defaults"
     return settings, "set by --engine-settings" if override else why
 
 

@@ -162,11 +162,11 @@ def holds_int8_model(folder):
     return (Path(folder) / "model.bin").is_file() and (Path(folder) / "vocabulary.json").is_file()
 
 
-def open_engine(model, backend="auto", batch_size=8, device=None, regime="batch", engine_settings=None):
+def open_engine(model, backend="auto", batch_size=8, device=None, engine_settings=None):
     """The engine for a model folder or hub id: int8 where the folder holds quantize.py's output, else fp32.
     backend "int8" also looks beside an fp32 folder (int8_dir_for); "fp32" refuses an int8 folder.
-    regime ("alone" or "batch") and engine_settings (cpu.parse_settings's overrides) pick the int8 engine's
-    backend, compute type and threads for this CPU (qrewrite/cpu.py)."""
+    The int8 engine's backend, compute type and threads are those measured fastest on this CPU (qrewrite/cpu.py),
+    or engine_settings (cpu.parse_settings's overrides)."""
     int8_folder = Path(model) if holds_int8_model(model) else None
     if backend == "int8" and int8_folder is None:
         int8_folder = int8_dir_for(model) if holds_int8_model(int8_dir_for(model)) else None
@@ -178,7 +178,7 @@ def open_engine(model, backend="auto", batch_size=8, device=None, regime="batch"
     if int8_folder is None:
         return TorchEngine(model, batch_size, device)
     check_written_files(int8_folder)  # a model.bin changed since quantize.py wrote it is refused
-    settings, why = cpu.choose(regime, torch.get_num_threads(), engine_settings)
+    settings, why = cpu.choose(torch.get_num_threads(), engine_settings)
     engine = CTranslate2Engine(int8_folder, batch_size, threads=settings["workers"] * settings["threads"],
                                inter_threads=settings["workers"], compute_type=settings["compute_type"],
                                backend=settings["backend"])

@@ -125,15 +125,15 @@ def pick_candidate(question, candidates, guard=True, protected=()):
 
 class Rewriter:
     def __init__(self, model=None, batch_size=8, device=None, backend="auto", beams=1, engine=None, guard=True,
-                 retry_beams=RETRY_BEAMS, min_confidence=0.0, regime="batch", engine_settings=None):
+                 retry_beams=RETRY_BEAMS, min_confidence=0.0, engine_settings=None):
         """backend "auto" follows the folder; "int8" also finds quantize.py's output beside an fp32 folder.
         beams > 1: beam search with that many candidates, then pick_candidate.
         retry_beams: greedy outputs that fall back are searched again with this many beams (1: never).
         engine: an engine object (see qrewrite/engines.py) to use instead of opening one for `model`.
         guard=False only to measure what the guard changes (score.py --no-guard).
         min_confidence: a rewrite whose confidence is below it comes back as the question, "low confidence".
-        regime: "alone" (a question at a time) or "batch"; with engine_settings (--engine-settings), it picks the
-        int8 engine's settings for this CPU (qrewrite/cpu.py); engine_choice says what was picked."""
+        engine_settings: the int8 engine's settings instead of those measured fastest on this CPU (qrewrite/cpu.py,
+        --engine-settings); engine_choice says what was picked."""
         self.model_name = model or TRAINED_MODEL
         self.beams = beams
         self.guard = guard
@@ -141,7 +141,7 @@ class Rewriter:
         self.min_confidence = min_confidence
         if beams < 1:
             raise ModelError(f"beams must be 1 (greedy) or more, not {beams}")
-        self.engine = engine or open_engine(self.model_name, backend, batch_size, device, regime, engine_settings)
+        self.engine = engine or open_engine(self.model_name, backend, batch_size, device, engine_settings)
         self.backend, self.tokenizer = self.engine.name, self.engine.tokenizer
         self.engine_choice = getattr(self.engine, "choice", self.backend)
         self.calibration = calibration.load(getattr(self.engine, "folder", None))  # None: raw confidence

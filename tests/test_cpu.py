@@ -18,19 +18,17 @@ def test_settings_parse_or_name_the_bad_part():
             cpu.parse_settings(bad)
 
 
-@pytest.mark.parametrize("vendor, regime, expected", [
-    ("AuthenticAMD", "alone", ("onednn", "int8_float32", 1, 4)),
-    ("AuthenticAMD", "batch", ("onednn", "int8", 4, 1)),
-    ("GenuineIntel", "alone", ("mkl", "int8", 4, 1)),
-    ("GenuineIntel", "batch", ("mkl", "int8", 4, 1)),
-    ("CentaurHauls", "alone", (None, "int8", 4, 1)),
+@pytest.mark.parametrize("vendor, expected", [
+    ("AuthenticAMD", ("onednn", "int8", 1, 4)),
+    ("GenuineIntel", ("mkl", "int8", 4, 1)),
+    ("CentaurHauls", (None, "int8", 4, 1)),
 ])
-def test_the_table_picks_by_vendor_and_regime(monkeypatch, vendor, regime, expected):
+def test_the_table_picks_by_vendor(monkeypatch, vendor, expected):
     monkeypatch.setattr(cpu, "cpu_vendor", lambda: vendor)
-    settings, why = cpu.choose(regime, cores=4)
+    settings, why = cpu.choose(cores=4)
     assert (settings["backend"], settings["compute_type"], settings["workers"], settings["threads"]) == expected
     assert vendor in why
-    overridden, why = cpu.choose(regime, cores=4, override={"workers": 2, "threads": 2})
+    overridden, why = cpu.choose(cores=4, override={"workers": 2, "threads": 2})
     assert (overridden["workers"], overridden["threads"], why) == (2, 2, "set by --engine-settings")
 
 
@@ -54,7 +52,7 @@ def test_infer_prints_the_choice_and_takes_an_override(int8_model):
                       "hello there how are you")
     assert "int8 engine on" in done.stderr and "1 worker(s) x 2 thread(s) (set by --engine-settings)" in done.stderr
     done = run_script("infer.py", "--model", str(int8_model), "hello there how are you")
-    why = "measured fastest" if cpu.cpu_vendor() in {vendor for vendor, _ in cpu.MEASURED} else "no measurement"
+    why = "measured fastest" if cpu.cpu_vendor() in cpu.MEASURED else "no measurement"
     assert "int8 engine on" in done.stderr and why in done.stderr
     bad = run_script("infer.py", "--model", str(int8_model), "--engine-settings", "workers=none", "hi", check=False)
     assert bad.returncode == 2 and "--engine-settings" in bad.stderr and "Traceback" not in bad.stderr
