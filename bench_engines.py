@@ -5,26 +5,24 @@ Rows: fp32 transformers (the reference); CTranslate2 (qrewrite/engines.py's CTra
 backend it can use (CT2_USE_MKL=0 and =1: the backend is picked once per process, so every row runs in a process
 of its own, with CT2_VERBOSE=1), each compute type this CPU offers among int8, int8_float32, bfloat16 and
 int8_bfloat16, both thread layouts (2 workers x 1 thread, 1 worker x 2 threads) and the static prompt on and off;
-then OpenVINO GenAI (int8 weights; LLMPipeline and ContinuousBatchingPipeline), ONNX Runtime GenAI (int8),
-llama.cpp (GGUF Q8_0, several sequences per llama_decode call) and vLLM's CPU build (fp32).
+then OpenVINO GenAI (int8 weights, ContinuousBatchingPipeline), ONNX Runtime GenAI (int8) and llama.cpp (GGUF
+Q8_0, several sequences per llama_decode call). (OpenVINO's LLMPipeline and vLLM's CPU build were measured and
+lost to these everywhere; docs/results.md.) Each candidate runs in a process of its own: qrewrite/bench_workers.py.
 
 Figures: ms for one question alone (median over the questions, batch 1), new tokens/s at batch 16 (16 prompts
 decoded together; the continuous-batching engines get every prompt at once with at most 16 sequences in flight),
 the share of greedy outputs identical to fp32's (fp32 one question at a time is the reference), corpus BLEU of the
 raw batch-16 outputs against the pairs' references (no guard), size on disk. A candidate that cannot run gets
-one line saying why. The table starts with the CPU (lscpu), the date and the threads; it is printed as Markdown
-and written to <reports>/bench_engines.md and .json.
+one line saying why. The table starts with the CPU (lscpu), the date and the threads, and ends with the goals
+for the settings the Rewriter picks on this CPU; it is printed and written to <reports>/bench_engines.md, .json.
 
 The peers are installed in a venv of their own (the project's stays clean) and run there: --peers-python.
 Their models are converted once into --peer-models (reused when present): optimum-cli export openvino
 --weight-format int8, onnxruntime_genai's builder -p int8 -e cpu, quantize.py's GGUF Q8_0 export.
 
     python bench_engines.py --model weights/full/best --peers-python /tmp/peers/bin/python
-    python bench_engines.py --model weights/quick/best --limit 50 --peer-models /tmp/peer-models \\
-        --peers-python /tmp/peers/bin/python --vllm-python /tmp/vllm/bin/python
-
-Run it alone on the machine. Workers run in other venvs, so this file imports only the standard library at the
-top; qrewrite and each engine's library are imported where they are used.
+    python bench_engines.py --model weights/quick/best --limit 30 --peer-models /tmp/peer-models \\
+        --peers-python /tmp/peers/bin/python --only 'MKL=0|OpenVINO|ONNX|llama'    # run it alone on the machine
 """
 import argparse
 import json
@@ -39,236 +37,16 @@ import time
 from datetime import date
 from pathlib import Path
 
-THREADS = 2
-BATCH = 16  # new tokens/s is measured with this many prompts decoded together
-WARMUP_QUESTIONS = 2  # decoded alone, and BATCH decoded together, before anything is timed
+from qrewrite.bench_workers import BATCH, THREADS
+
 WORKER_TIMEOUT_S = 3600
 CT2_BACKENDS = ("0", "1")  # CT2_USE_MKL: CTranslate2's default backend on this CPU, and Intel MKL
 CT2_COMPUTE_TYPES = ("int8", "int8_float32", "bfloat16", "int8_bfloat16")  # each one this CPU lists
 CT2_LAYOUTS = ((THREADS, 1), (1, THREADS))  # (workers, threads each)
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
-ONNX_PAD_ID = 0  # <|endoftext|>: never in a prompt (user text is tokenized as plain text); SmolLM2 pads with
-#                  <|im_end|>, which every prompt holds, and ONNX Runtime GenAI masks every pad id it sees
-LLAMA_CONTEXT_PER_SEQUENCE = 1024  # prompt (at most 256 question tokens + template) + at most 528 new tokens
-LLAMA_BATCH_TOKENS = 8192  # most prompt tokens one llama_decode call takes
-VLLM_ENV = {"VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_CPU_OMP_THREADS_BIND": f"0-{THREADS - 1}"}
 REPORT_NAMES = ["bench_engines.json", "bench_engines.md"]
 REPO = Path(__file__).resolve().parent
-
-
-# ---- Workers: one engine in a process of its own, timed on the job's prompts --------------------------------
-# Each opener returns generate(prompts, max_new_tokens, stop_ids, batch) -> new token ids for each prompt (the
-# driver cuts them at the first stop id and the prompt's bound, as the project's engines do).
-
-def in_groups(prompts, limits, batch):
-    for start in range(0, len(prompts), batch):
-        yield prompts[start:start + batch], limits[start:start + batch]
-
-
-def left_padded(group, pad_id):
-    """The prompts of a group padded on the left to one length, and their attention mask."""
-    width = max(map(len, group))
-    return ([[pad_id] * (width - len(p)) + p for p in group], [[0] * (width - len(p)) + [1] * len(p) for p in group])
-
-
-def project_engine(engine):
-    """An engine behind the project's interface (qrewrite/engines.py), one candidate each."""
-    def generate(prompts, limits, stop_ids, batch):
-        engine.batch_size = batch
-        return [found[0][0] for found in engine.generate(prompts, limits, stop_ids)]
-    return generate
-
-
-def open_fp32(spec):
-    import torch
-
-    from qrewrite.engines import TorchEngine
-
-    torch.set_num_threads(THREADS)
-    return project_engine(TorchEngine(spec["folder"], device="cpu"))
-
-
-def open_ctranslate2(spec):
-    from qrewrite.engines import CTranslate2Engine
-
-    engine = CTranslate2Engine(spec["folder"], threads=THREADS, inter_threads=spec["workers"],
-                               compute_type=spec["compute_type"])
-    if not spec["static_prompt"]:
-        engine.prompt_prefix = []  # split_static_prompt then gives every prompt whole
-    return project_engine(engine)
-
-
-def openvino_config(base, max_new_tokens, stop_ids):
-    """The model's own generation config (its end of text), greedy, bounded, with the project's stop ids."""
-    base.do_sample = False
-    base.num_beams = 1
-    base.max_new_tokens = max_new_tokens
-    base.stop_token_ids = set(stop_ids)
-    return base
-
-
-def open_openvino(spec):
-    """LLMPipeline on the stateful model (SDPA attention): padded batches (left), as one generate call each."""
-    import numpy as np
-    import openvino as ov
-    import openvino_genai as ov_genai
-
-    pipe = ov_genai.LLMPipeline(spec["folder"], "CPU", ATTENTION_BACKEND="SDPA", INFERENCE_NUM_THREADS=THREADS)
-
-    def generate(prompts, limits, stop_ids, batch):
-        outputs = []
-        for group, group_limits in in_groups(prompts, limits, batch):
-            ids, mask = (ov.Tensor(np.array(rows, dtype=np.int64)) for rows in left_padded(group, 0))
-            config = openvino_config(pipe.get_generation_config(), max(group_limits), stop_ids)
-            found = pipe.generate(ov_genai.TokenizedInputs(ids, mask), config)
-            outputs += [list(tokens) for tokens in found.tokens]
-        return outputs
-    return generate
-
-
-def open_openvino_cb(spec):
-    """ContinuousBatchingPipeline (paged attention): every prompt at once, at most BATCH sequences in flight."""
-    import numpy as np
-    import openvino as ov
-    import openvino_genai as ov_genai
-
-    scheduler = ov_genai.SchedulerConfig()
-    scheduler.max_num_seqs = BATCH
-    scheduler.cache_size = 1  # GB of KV cache
-    pipe = ov_genai.ContinuousBatchingPipeline(spec["folder"], scheduler, "CPU", {"INFERENCE_NUM_THREADS": THREADS})
-
-    def generate(prompts, limits, stop_ids, batch):
-        configs = [openvino_config(pipe.get_config(), limit, stop_ids) for limit in limits]
-        found = pipe.generate([ov.Tensor(np.array([p], dtype=np.int64)) for p in prompts], configs)
-        return [list(result.m_generation_ids[0]) for result in found]
-    return generate
-
-
-def open_onnxruntime(spec):
-    """ONNX Runtime GenAI's Generator: padded batches (left), greedy, token by token in C++."""
-    import numpy as np
-    import onnxruntime_genai as og
-
-    config = og.Config(spec["folder"])
-    config.overlay(json.dumps({"model": {"pad_token_id": ONNX_PAD_ID, "decoder": {"session_options": {
-        "intra_op_num_threads": THREADS, "inter_op_num_threads": 1}}}}))
-    model = og.Model(config)
-
-    def generate(prompts, limits, stop_ids, batch):
-        outputs = []
-        for group, group_limits in in_groups(prompts, limits, batch):
-            ids, _ = left_padded(group, ONNX_PAD_ID)
-            width = len(ids[0])
-            params = og.GeneratorParams(model)
-            params.set_search_options(do_sample=False, batch_size=len(group), max_length=width + max(group_limits))
-            generator = og.Generator(model, params)
-            generator.append_tokens(np.array(ids, dtype=np.int32))
-            while not generator.is_done():
-                generator.generate_next_token()
-            outputs += [list(generator.get_sequence(i)[width:]) for i in range(len(group))]
-        return outputs
-    return generate
-
-
-def open_llama_cpp(spec):
-    """llama.cpp through llama-cpp-python's low-level API: the prompts of a batch go into one llama_decode call as
-    sequences of their own, then one token of every unfinished sequence per call (greedy: the argmax)."""
-    import llama_cpp
-    import numpy as np
-    from llama_cpp import _internals
-
-    gguf_file = next(Path(spec["folder"]).glob("*.gguf"))
-    model = _internals.LlamaModel(path_model=str(gguf_file), params=llama_cpp.llama_model_default_params(),
-                                  verbose=False)
-    params = llama_cpp.llama_context_default_params()
-    params.n_ctx, params.n_seq_max = BATCH * LLAMA_CONTEXT_PER_SEQUENCE, BATCH
-    params.n_batch, params.n_ubatch = LLAMA_BATCH_TOKENS, 512
-    params.n_threads = params.n_threads_batch = THREADS
-    context = _internals.LlamaContext(model=model, params=params, verbose=False)
-    tokens = _internals.LlamaBatch(n_tokens=LLAMA_BATCH_TOKENS, embd=0, n_seq_max=1, verbose=False)
-    n_vocab = model.n_vocab()
-
-    def add_token(token, position, sequence):
-        batch, i = tokens.batch, tokens.batch.n_tokens
-        batch.token[i], batch.pos[i], batch.seq_id[i][0], batch.n_seq_id[i], batch.logits[i] = (
-            token, position, sequence, 1, True)
-        batch.n_tokens += 1
-        return i
-
-    def decode_group(group, limits, stop_ids):
-        if sum(map(len, group)) > LLAMA_BATCH_TOKENS:
-            raise ValueError(f"{sum(map(len, group))} prompt tokens in one batch; raise LLAMA_BATCH_TOKENS")
-        context.kv_cache_clear()
-        tokens.reset()
-        rows, ends = {}, 0
-        for sequence, prompt in enumerate(group):
-            tokens.add_sequence(prompt, sequence, False)  # logits at its last token only
-            ends += len(prompt)
-            rows[sequence] = ends - 1
-        context.decode(tokens)
-        new = [[] for _ in group]
-        while rows:
-            picks = {s: int(np.ctypeslib.as_array(context.get_logits_ith(row), shape=(n_vocab,)).argmax())
-                     for s, row in rows.items()}
-            tokens.reset()
-            rows = {}
-            for s, token in picks.items():
-                new[s].append(token)
-                if token not in stop_ids and len(new[s]) < limits[s]:
-                    rows[s] = add_token(token, len(group[s]) + len(new[s]) - 1, s)
-            if rows:
-                context.decode(tokens)
-        return new
-
-    def generate(prompts, limits, stop_ids, batch):
-        return [ids for group, group_limits in in_groups(prompts, limits, batch)
-                for ids in decode_group(group, group_limits, stop_ids)]
-    return generate
-
-
-def open_vllm(spec):
-    """vLLM's CPU build on the fp32 model: every prompt at once, at most BATCH sequences in flight."""
-    from vllm import LLM, SamplingParams
-
-    llm = LLM(model=spec["folder"], dtype="float32", max_num_seqs=BATCH, max_model_len=LLAMA_CONTEXT_PER_SEQUENCE,
-              seed=0)
-
-    def generate(prompts, limits, stop_ids, batch):
-        sampling = [SamplingParams(temperature=0.0, max_tokens=limit, stop_token_ids=list(stop_ids), detokenize=False)
-                    for limit in limits]
-        found = llm.generate([{"prompt_token_ids": p} for p in prompts], sampling, use_tqdm=False)
-        return [list(result.outputs[0].token_ids) for result in found]
-    return generate
-
-
-OPENERS = {"fp32": open_fp32, "ctranslate2": open_ctranslate2, "openvino": open_openvino,
-           "openvino_cb": open_openvino_cb, "onnxruntime": open_onnxruntime, "llama_cpp": open_llama_cpp,
-           "vllm": open_vllm}
-
-
-def measure(generate, job):
-    """Each prompt alone (batch 1, timed one by one), then all of them BATCH at a time (timed as a whole)."""
-    prompts, limits, stop_ids = job["prompts"], job["max_new_tokens"], job["stop_ids"]
-    generate(prompts[:WARMUP_QUESTIONS], limits[:WARMUP_QUESTIONS], stop_ids, 1)
-    generate(prompts[:BATCH], limits[:BATCH], stop_ids, BATCH)
-    alone, seconds = [], []
-    for prompt, limit in zip(prompts, limits):
-        start = time.perf_counter()
-        alone += generate([prompt], [limit], stop_ids, 1)
-        seconds.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    batched = generate(prompts, limits, stop_ids, BATCH)
-    return {"seconds_alone": seconds, "seconds_batched": time.perf_counter() - start,
-            "alone": [list(map(int, ids)) for ids in alone], "batched": [list(map(int, ids)) for ids in batched]}
-
-
-def run_worker(spec_file):
-    spec = json.loads(Path(spec_file).read_text(encoding="utf-8"))
-    result = measure(OPENERS[spec["kind"]](spec), json.loads(Path(spec["job"]).read_text(encoding="utf-8")))
-    Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
-
-
-# ---- Driver: the job, the candidates, one worker each, the table -------------------------------------------
+WORKER_MODULE = "qrewrite.bench_workers"  # run from REPO, so any venv finds it
 
 class CannotRun(Exception):
     """A candidate that cannot run here; its message is the one line the table gives it."""
@@ -423,15 +201,11 @@ def peer_candidates(args):
                                   lambda out: export_onnxruntime(python, args.model, out)))
     gguf = once(lambda: converted(models / "gguf", "model-q8_0.gguf", lambda out: export_gguf(args.model, out)))
     peers = [  # label, kind, its python, the module it needs, its model folder, its weight files
-        ("OpenVINO GenAI LLMPipeline (SDPA), int8 weights", "openvino", python, "openvino_genai", openvino,
-         "openvino_model.*"),
         (f"OpenVINO GenAI ContinuousBatchingPipeline, int8 weights, up to {BATCH} sequences", "openvino_cb", python,
          "openvino_genai", openvino, "openvino_model.*"),
         ("ONNX Runtime GenAI, int8 (MatMulNBits)", "onnxruntime", python, "onnxruntime_genai", onnx, "model.onnx*"),
         (f"llama.cpp GGUF Q8_0, up to {BATCH} sequences per llama_decode", "llama_cpp", python, "llama_cpp", gguf,
          "*.gguf"),
-        (f"vLLM CPU, fp32, up to {BATCH} sequences", "vllm", args.vllm_python or python, "vllm",
-         lambda: Path(args.model), "*.safetensors"),
     ]
     candidates, skipped = [], []
     for label, kind, peer_python, module, folder_of, pattern in peers:
@@ -445,7 +219,7 @@ def peer_candidates(args):
             skipped.append((label, str(err)))
             continue
         candidates.append({"label": label, "kind": kind, "python": peer_python, "folder": str(folder),
-                           "env": VLLM_ENV if kind == "vllm" else {}, "size_mb": size_mb(folder, pattern)})
+                           "env": {}, "size_mb": size_mb(folder, pattern)})
     return candidates, skipped
 
 
@@ -456,7 +230,7 @@ def run_candidate(candidate, job_file, folder):
     result_file.unlink(missing_ok=True)
     with open(log_file, "w+", encoding="utf-8", errors="replace") as log:
         try:
-            done = subprocess.run([candidate["python"], str(Path(__file__).resolve()), "--worker", str(spec_file)],
+            done = subprocess.run([candidate["python"], "-m", WORKER_MODULE, str(spec_file)],
                                   cwd=REPO, stdout=log, stderr=subprocess.STDOUT, timeout=WORKER_TIMEOUT_S,
                                   env={**os.environ, **candidate["env"]})
         except subprocess.TimeoutExpired:
@@ -499,7 +273,41 @@ def markdown(report):
     lines += [""] + [f"- could not run: {label}: {why}" for label, why in report["could_not_run"].items()]
     lines += [f"- CTranslate2, CT2_USE_MKL={backend} (CT2_VERBOSE): {'; '.join(said)}"
               for backend, said in report["ct2_backends"].items()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + goals(report)) + "\n"
+
+
+def shipped_label():
+    """The row of the settings the Rewriter picks on this CPU (qrewrite/cpu.py)."""
+    from qrewrite import cpu
+
+    chosen, _ = cpu.choose(THREADS)
+    mkl = {"mkl": "1", "onednn": "0", None: "1" if cpu.cpu_vendor() == "GenuineIntel" else "0"}[chosen["backend"]]
+    return (f"CTranslate2 {chosen['compute_type']}, CT2_USE_MKL={mkl}, {chosen['workers']} worker(s) x "
+            f"{chosen['threads']} thread(s), static prompt on")
+
+
+def goals(report):
+    """The goals, for the settings the Rewriter picks here: batch speed, one question against the best peer,
+    greedy outputs identical to fp32's, BLEU against fp32's."""
+    rows, label = report["engines"], shipped_label()
+    if label not in rows:
+        return ["", f"goals: the row the Rewriter picks here ({label}) was not measured"]
+    mine, fp32 = rows[label], next(iter(rows.values()))
+    peers = {name: m for name, m in rows.items() if not name.startswith(("CTranslate2", "fp32"))}
+    fastest = min(peers, key=lambda name: peers[name]["ms_alone"]) if peers else None
+    met = lambda ok: "met" if ok else "not met"
+    lines = ["", f"goals, for the settings the Rewriter picks on this CPU ({label}):",
+             f"- {mine['tokens_per_s_batch']} new tok/s at batch {BATCH} (goal >= 400): "
+             f"{met(mine['tokens_per_s_batch'] >= 400)}"]
+    if fastest:
+        lines.append(f"- one question alone {mine['ms_alone']} ms; the fastest peer, {fastest}, "
+                     f"{peers[fastest]['ms_alone']} ms (goal: no slower): "
+                     f"{met(mine['ms_alone'] <= peers[fastest]['ms_alone'])}")
+    lines += [f"- greedy output identical to fp32 on {mine['same_as_fp32_batch']:.1%} (goal >= 90%): "
+              f"{met(mine['same_as_fp32_batch'] >= 0.9)}",
+              f"- BLEU {mine['bleu_batch']:.2f} against fp32's {fp32['bleu_batch']:.2f} (goal: within 0.5): "
+              f"{met(mine['bleu_batch'] >= fp32['bleu_batch'] - 0.5)}"]
+    return lines
 
 
 def parse_args():
@@ -514,7 +322,6 @@ def parse_args():
     parser.add_argument("--reports", renamed_from=["--outputs"],
                         help="folder for bench_engines.md and .json (default: outputs/<run>)")
     parser.add_argument("--peers-python", help="python of the venv the peers are installed in (not the project's)")
-    parser.add_argument("--vllm-python", help="python of vLLM's venv, if not --peers-python's")
     parser.add_argument("--only", type=re.compile, metavar="PATTERN",
                         help="measure only the rows whose label matches this regular expression (the fp32 "
                              "reference always runs), e.g. 'MKL=0|OpenVINO'")
@@ -539,8 +346,6 @@ def check_inputs(args):
 
 
 def main():
-    if sys.argv[1:2] == ["--worker"]:
-        return run_worker(sys.argv[2])
     from qrewrite.cli import fail
     from qrewrite.data import write_json_atomic, write_text_atomic
     from qrewrite.errors import DataError, ModelError

@@ -6,16 +6,17 @@ import pytest
 
 import bench_engines
 from conftest import run_script
+from qrewrite import bench_workers
 from quantize import quantize
 
 
 def test_groups_keep_order_and_bounds():
-    groups = list(bench_engines.in_groups([[1], [2], [3]], [4, 5, 6], 2))
+    groups = list(bench_workers.in_groups([[1], [2], [3]], [4, 5, 6], 2))
     assert groups == [([[1], [2]], [4, 5]), ([[3]], [6])]
 
 
 def test_left_padding_and_its_mask():
-    assert bench_engines.left_padded([[5, 6, 7], [8]], 0) == ([[5, 6, 7], [0, 0, 8]], [[1, 1, 1], [0, 0, 1]])
+    assert bench_workers.left_padded([[5, 6, 7], [8]], 0) == ([[5, 6, 7], [0, 0, 8]], [[1, 1, 1], [0, 0, 1]])
 
 
 def test_once_gives_its_result_or_its_failure_again():
@@ -40,7 +41,7 @@ def test_measure_times_each_prompt_alone_then_batches():
         return [[7] * limit for limit in limits]
 
     job = {"prompts": [[1]] * 20, "max_new_tokens": [3] * 20, "stop_ids": [2]}
-    result = bench_engines.measure(generate, job)
+    result = bench_workers.measure(generate, job)
     assert seen == [(2, 1), (16, 16)] + [(1, 1)] * 20 + [(20, 16)]  # warm-up, alone, then batched
     assert len(result["seconds_alone"]) == 20 and result["alone"] == result["batched"] == [[7, 7, 7]] * 20
 

@@ -1,0 +1,200 @@
+"""bench_engines.py's workers: one engine in a process of its own, timed on a job's prompts.
+
+bench_engines.py runs it with each candidate's python (the project's venv, or the peers' venv, where qrewrite is
+found from the repository folder), so only the standard library is imported at the top; each engine's library is
+imported where it is opened.
+
+    python -m qrewrite.bench_workers SPEC.json     # SPEC: {"kind", "folder", "job", "result", ...}
+"""
+import json
+import sys
+import time
+from pathlib import Path
+
+THREADS = 2
+BATCH = 16  # new tokens/s is measured with this many prompts decoded together
+WARMUP_QUESTIONS = 2  # decoded alone, and BATCH decoded together, before anything is timed
+ONNX_PAD_ID = 0  # <|endoftext|>: never in a prompt (user text is tokenized as plain text); SmolLM2 pads with
+#                  <|im_end|>, which every prompt holds, and ONNX Runtime GenAI masks every pad id it sees
+LLAMA_CONTEXT_PER_SEQUENCE = 1024  # prompt (at most 256 question tokens + template) + at most 528 new tokens
+LLAMA_BATCH_TOKENS = 8192  # most prompt tokens one llama_decode call takes
+
+# Each opener returns generate(prompts, max_new_tokens, stop_ids, batch) -> new token ids for each prompt (the
+# driver cuts them at the first stop id and the prompt's bound, as the project's engines do).
+
+
+def in_groups(prompts, limits, batch):
+    for start in range(0, len(prompts), batch):
+        yield prompts[start:start + batch], limits[start:start + batch]
+
+
+def left_padded(group, pad_id):
+    """The prompts of a group padded on the left to one length, and their attention mask."""
+    width = max(map(len, group))
+    return ([[pad_id] * (width - len(p)) + p for p in group], [[0] * (width - len(p)) + [1] * len(p) for p in group])
+
+
+def project_engine(engine):
+    """An engine behind the project's interface (qrewrite/engines.py), one candidate each."""
+    def generate(prompts, limits, stop_ids, batch):
+        engine.batch_size = batch
+        return [found[0][0] for found in engine.generate(prompts, limits, stop_ids)]
+    return generate
+
+
+def open_fp32(spec):
+    import torch
+
+    from qrewrite.engines import TorchEngine
+
+    torch.set_num_threads(THREADS)
+    return project_engine(TorchEngine(spec["folder"], device="cpu"))
+
+
+def open_ctranslate2(spec):
+    from qrewrite.engines import CTranslate2Engine
+
+    engine = CTranslate2Engine(spec["folder"], threads=THREADS, inter_threads=spec["workers"],
+                               compute_type=spec["compute_type"])
+    if not spec["static_prompt"]:
+        engine.prompt_prefix = []  # split_static_prompt then gives every prompt whole
+    return project_engine(engine)
+
+
+def openvino_config(base, max_new_tokens, stop_ids):
+    """The model's own generation config (its end of text), greedy, bounded, with the project's stop ids."""
+    base.do_sample = False
+    base.num_beams = 1
+    base.max_new_tokens = max_new_tokens
+    base.stop_token_ids = set(stop_ids)
+    return base
+
+
+def open_openvino_cb(spec):
+    """ContinuousBatchingPipeline (paged attention): every prompt at once, at most BATCH sequences in flight."""
+    import numpy as np
+    import openvino as ov
+    import openvino_genai as ov_genai
+
+    scheduler = ov_genai.SchedulerConfig()
+    scheduler.max_num_seqs = BATCH
+    scheduler.cache_size = 1  # GB of KV cache
+    pipe = ov_genai.ContinuousBatchingPipeline(spec["folder"], scheduler, "CPU", {"INFERENCE_NUM_THREADS": THREADS})
+
+    def generate(prompts, limits, stop_ids, batch):
+        configs = [openvino_config(pipe.get_config(), limit, stop_ids) for limit in limits]
+        found = pipe.generate([ov.Tensor(np.array([p], dtype=np.int64)) for p in prompts], configs)
+        return [list(result.m_generation_ids[0]) for result in found]
+    return generate
+
+
+def open_onnxruntime(spec):
+    """ONNX Runtime GenAI's Generator: padded batches (left), greedy, token by token in C++."""
+    import numpy as np
+    import onnxruntime_genai as og
+
+    config = og.Config(spec["folder"])
+    config.overlay(json.dumps({"model": {"pad_token_id": ONNX_PAD_ID, "decoder": {"session_options": {
+        "intra_op_num_threads": THREADS, "inter_op_num_threads": 1}}}}))
+    model = og.Model(config)
+
+    def generate(prompts, limits, stop_ids, batch):
+        outputs = []
+        for group, group_limits in in_groups(prompts, limits, batch):
+            ids, _ = left_padded(group, ONNX_PAD_ID)
+            width = len(ids[0])
+            params = og.GeneratorParams(model)
+            params.set_search_options(do_sample=False, batch_size=len(group), max_length=width + max(group_limits))
+            generator = og.Generator(model, params)
+            generator.append_tokens(np.array(ids, dtype=np.int32))
+            while not generator.is_done():
+                generator.generate_next_token()
+            outputs += [list(generator.get_sequence(i)[width:]) for i in range(len(group))]
+        return outputs
+    return generate
+
+
+def open_llama_cpp(spec):
+    """llama.cpp through llama-cpp-python's low-level API: the prompts of a batch go into one llama_decode call as
+    sequences of their own, then one token of every unfinished sequence per call (greedy: the argmax)."""
+    import llama_cpp
+    import numpy as np
+    from llama_cpp import _internals
+
+    gguf_file = next(Path(spec["folder"]).glob("*.gguf"))
+    model = _internals.LlamaModel(path_model=str(gguf_file), params=llama_cpp.llama_model_default_params(),
+                                  verbose=False)
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx, params.n_seq_max = BATCH * LLAMA_CONTEXT_PER_SEQUENCE, BATCH
+    params.n_batch, params.n_ubatch = LLAMA_BATCH_TOKENS, 512
+    params.n_threads = params.n_threads_batch = THREADS
+    context = _internals.LlamaContext(model=model, params=params, verbose=False)
+    tokens = _internals.LlamaBatch(n_tokens=LLAMA_BATCH_TOKENS, embd=0, n_seq_max=1, verbose=False)
+    n_vocab = model.n_vocab()
+
+    def add_token(token, position, sequence):
+        batch, i = tokens.batch, tokens.batch.n_tokens
+        batch.token[i], batch.pos[i], batch.seq_id[i][0], batch.n_seq_id[i], batch.logits[i] = (
+            token, position, sequence, 1, True)
+        batch.n_tokens += 1
+        return i
+
+    def decode_group(group, limits, stop_ids):
+        if sum(map(len, group)) > LLAMA_BATCH_TOKENS:
+            raise ValueError(f"{sum(map(len, group))} prompt tokens in one batch; raise LLAMA_BATCH_TOKENS")
+        context.kv_cache_clear()
+        tokens.reset()
+        rows, ends = {}, 0
+        for sequence, prompt in enumerate(group):
+            tokens.add_sequence(prompt, sequence, False)  # logits at its last token only
+            ends += len(prompt)
+            rows[sequence] = ends - 1
+        context.decode(tokens)
+        new = [[] for _ in group]
+        while rows:
+            picks = {s: int(np.ctypeslib.as_array(context.get_logits_ith(row), shape=(n_vocab,)).argmax())
+                     for s, row in rows.items()}
+            tokens.reset()
+            rows = {}
+            for s, token in picks.items():
+                new[s].append(token)
+                if token not in stop_ids and len(new[s]) < limits[s]:
+                    rows[s] = add_token(token, len(group[s]) + len(new[s]) - 1, s)
+            if rows:
+                context.decode(tokens)
+        return new
+
+    def generate(prompts, limits, stop_ids, batch):
+        return [ids for group, group_limits in in_groups(prompts, limits, batch)
+                for ids in decode_group(group, group_limits, stop_ids)]
+    return generate
+
+
+OPENERS = {"fp32": open_fp32, "ctranslate2": open_ctranslate2, "openvino_cb": open_openvino_cb,
+           "onnxruntime": open_onnxruntime, "llama_cpp": open_llama_cpp}
+
+
+def measure(generate, job):
+    """Each prompt alone (batch 1, timed one by one), then all of them BATCH at a time (timed as a whole)."""
+    prompts, limits, stop_ids = job["prompts"], job["max_new_tokens"], job["stop_ids"]
+    generate(prompts[:WARMUP_QUESTIONS], limits[:WARMUP_QUESTIONS], stop_ids, 1)
+    generate(prompts[:BATCH], limits[:BATCH], stop_ids, BATCH)
+    alone, seconds = [], []
+    for prompt, limit in zip(prompts, limits):
+        start = time.perf_counter()
+        alone += generate([prompt], [limit], stop_ids, 1)
+        seconds.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    batched = generate(prompts, limits, stop_ids, BATCH)
+    return {"seconds_alone": seconds, "seconds_batched": time.perf_counter() - start,
+            "alone": [list(map(int, ids)) for ids in alone], "batched": [list(map(int, ids)) for ids in batched]}
+
+
+def run_worker(spec_file):
+    spec = json.loads(Path(spec_file).read_text(encoding="utf-8"))
+    result = measure(OPENERS[spec["kind"]](spec), json.loads(Path(spec["job"]).read_text(encoding="utf-8")))
+    Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    run_worker(sys.argv[1])
