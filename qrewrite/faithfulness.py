@@ -14,6 +14,8 @@ Definitions (all compared case-insensitively):
   remark about the asker ("no idea", "my kid asked and i didn't know") may go with its remark, and the "or not"
   that ends a yes/no question may go; any other must stay.
 - choice: an "or" between two options ("should I contact them or the airline"), kept as "or", "vs" or "between".
+- cut content: a content word the rewrite cut from between two words it keeps together, or from right after the
+  word it ends on ("a bleach spray bottle" -> "a bleach bottle"); words said around a question ("thanks") may go.
 - time: a word that says when or how often ("yesterday", "tmrw", "on friday", "in march", "last night", "a week"),
   kept where the words around it are kept; a remark dropped whole may take its time word with it.
 A name counts as kept when a word of the other text matches it closely (a fixed typo, "Barak" -> "Barack").
@@ -341,6 +343,41 @@ def choices(source, output_words):
     return found
 
 
+# words said around a question, not in it: a rewrite drops them freely, wherever they stand (typos of them too)
+ASIDE_WORDS = set("""
+thanks thank thx tia cheers ty haha hahaha lol lmao hehe asap urgent please pls plz plus also help trying want
+typos sorry system
+""".split())
+
+
+def is_aside_word(word):
+    return word in ASIDE_WORDS or word in CHAT_SPEAK or any(one_edit_apart(word, a) for a in ASIDE_WORDS)
+
+
+def inside_drops(source, output):
+    """Content words the rewrite cut out from between words it kept together ("bleach spray bottle" -> "bleach
+    bottle", "the Pro plan" -> "the plan"), or from right after the word it ends on ("a valid prescription" ->
+    "a prescription?"): what the question is about lost from the part of it the rewrite kept. Function words,
+    negations (their own rule), typos no word list knows, and words said around a question ("thanks", "asap")
+    are not counted."""
+    source_words, sentence = words(source), sentence_ids(source)
+    output_words = [plain(w) for w in words(output)]
+    kept_together, held = set(zip(output_words, output_words[1:])), spelled_out(output)
+    dropped = []
+    for k in range(1, len(source_words)):
+        word, before = plain(source_words[k]), plain(source_words[k - 1])
+        if sentence[k - 1] != sentence[k] or word in FUNCTION_WORDS or len(word) < 3 or not word.isalpha():
+            continue
+        if k + 1 < len(source_words) and sentence[k + 1] == sentence[k]:
+            lost = (before, plain(source_words[k + 1])) in kept_together
+        else:
+            lost = bool(output_words) and output_words[-1] == before and before not in FUNCTION_WORDS
+        if lost and not (is_negation(word) or is_aside_word(word) or is_unknown_word(word)
+                         or holds_word(word, held)):
+            dropped.append(source_words[k])
+    return dropped
+
+
 def dropped_items(source, output):
     """Numbers of `source` that `output` lost, its names and negations lost while keeping the words around them,
     and a choice ("or") it dropped. A number counts wherever it stood: "got an iPhone 13. how do I ..." must keep
@@ -362,6 +399,7 @@ def dropped_items(source, output):
         dropped.append("negation")
     if sum(w in CHOICE_WORDS for w in output_words) < choices(source, output_words):  # "X or Y?" -> "X?"
         dropped.append("or")
+    dropped += [w for w in inside_drops(source, output) if w.lower() not in named]
     return list(dict.fromkeys(dropped))
 
 

@@ -120,6 +120,26 @@ def test_guard_verdicts(question, rewrite, verdict):
     assert change_reason(question, rewrite) == verdict
 
 
+@pytest.mark.parametrize("question, rewrite, verdict", [
+    # a content word cut from between words kept together, or from after the word the rewrite ends on
+    ("can i clean mold with a bleach spray bottle", "Can I clean mold with a bleach bottle?", "dropped: spray"),
+    ("what happens to my files if i downgrade from the pro plan to the free plan??",
+     "What happens to my files if I downgrade from the plan to the free plan?", "dropped: pro"),
+    ("how long is a prescription valid in the UK", "How long is a prescription in the UK?", "dropped: valid"),
+    ("whats a good first programming language for a kid", "What is a good programming language for a kid?",
+     "dropped: first"),
+    ("is it safe to use bleach spray", "Is it safe to use bleach?", "dropped: spray"),
+    # what stands around a question goes freely: thanks, asides, filler, function words
+    ("how do i cook quinoa thx", "How do I cook quinoa?", None),
+    ("what is inflation in simple words, asap", "What is inflation in simple words?", None),
+    ("how much salt should i add to the water trying to cook pasta", "How much salt should I add to the water to "
+     "cook pasta?", None),
+    ("can u explain how to reset my router", "How do I reset my router?", None),
+])
+def test_content_cut_from_the_kept_part(question, rewrite, verdict):
+    assert change_reason(question, rewrite) == verdict
+
+
 @pytest.mark.parametrize("question, output, restored", RESTORE_CASES)
 def test_changed_words_are_put_back_as_the_question_wrote_them(question, output, restored):
     assert restore_changed(question, output) == restored
