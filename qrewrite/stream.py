@@ -20,14 +20,19 @@ from qrewrite.paths import check_output_file
 RECORD_FIELDS = ("input", "rewrite", "fallback", "restored", "confidence", "edits")
 
 
+def decoded_line(raw, number, source):
+    """One line of UTF-8 bytes as text, without its line end; a byte-order mark on line 1 is dropped."""
+    try:
+        line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{source}: line {number}: not UTF-8 text ({err.reason}); save it as UTF-8") from None
+    return line.removesuffix("\n").removesuffix("\r")
+
+
 def text_lines(handle, source):
     """(line number, line without its line end) of a binary UTF-8 stream; a byte-order mark is dropped."""
     for number, raw in enumerate(handle, start=1):
-        try:
-            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError as err:
-            raise DataError(f"{source}: line {number}: not UTF-8 text ({err.reason}); save it as UTF-8") from None
-        yield number, line.removesuffix("\n").removesuffix("\r")
+        yield number, decoded_line(raw, number, source)
 
 
 def question_of(record, source, where):
@@ -46,16 +51,26 @@ def read_questions(path):
     if path.suffix == ".json":
         yield from read_json_list(path)
         return
+    yield from (question for _, _, question in question_lines(path))
+
+
+def question_lines(path, offset=0, first_line=1):
+    """(line number, byte offset of the line, question) of a text file (every line a question) or JSONL (blank
+    lines skipped), read from `offset`, the start of line `first_line` (infer_ray.py reads a file in pieces)."""
+    path = Path(path)
     with open(path, "rb") as handle:
-        for number, line in text_lines(handle, path):
+        handle.seek(offset)
+        for number, raw in enumerate(handle, start=first_line):
+            line = decoded_line(raw, number, path)
             if path.suffix != ".jsonl":
-                yield line
+                yield number, offset, line
             elif line.strip():
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as err:
                     raise DataError(f"{path}: line {number}: not valid JSON ({err.msg}); fix the line") from None
-                yield question_of(record, path, f"line {number}")
+                yield number, offset, question_of(record, path, f"line {number}")
+            offset += len(raw)
 
 
 def read_json_list(path):
@@ -75,11 +90,28 @@ def count_questions(path):
     return sum(1 for _ in read_questions(path))
 
 
+def read_protected(path):
+    """The terms of a --protect file: one a line, blank lines skipped, each kept exactly as written."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except OSError as err:
+        raise DataError(f"--protect {path}: cannot be read ({err.strerror}); pass a text file, one term a "
+                        "line") from None
+    except UnicodeDecodeError:
+        raise DataError(f"--protect {path}: not UTF-8 text; save it as UTF-8, one term a line") from None
+    return [line.strip() for line in lines if line.strip()]
+
+
 def chunks(questions, size):
     """Lists of up to `size` questions from an iterator, in order."""
     iterator = iter(questions)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def record_line(record, fields=RECORD_FIELDS):
+    """A record as one line of infer.py's JSONL output: its fields, in this order."""
+    return json.dumps({k: record[k] for k in fields}, ensure_ascii=False) + "\n"
 
 
 def whole_record(raw):
@@ -131,11 +163,15 @@ class PartialOutput:
         return kept, chain(redo, questions)
 
     def write(self, records):
+        self.write_lines(record_line(record) for record in records)
+
+    def write_lines(self, lines):
+        """Appends JSONL lines (record_line's), flushed to disk."""
         if self.handle is None:
             self.partial.parent.mkdir(parents=True, exist_ok=True)
             self.handle = open(self.partial, "a", encoding="utf-8")
-        for record in records:
-            self.handle.write(json.dumps({k: record[k] for k in RECORD_FIELDS}, ensure_ascii=False) + "\n")
+        for line in lines:
+            self.handle.write(line)
         self.handle.flush()
         os.fsync(self.handle.fileno())
 
