@@ -1,4 +1,5 @@
 """serve.py's batching: requests' questions queued, taken in batches by worker threads, answered in order.
+(serve_ray.py batches with Ray Serve's @serve.batch instead; both make records with records_or_unchanged.)
 
 Each worker thread has a Rewriter of its own on the one engine (a tokenizer is not thread-safe: each call
 sets whether control tokens are split); while one batch decodes, the next forms and waits in the engine's
@@ -10,8 +11,6 @@ import copy
 import logging
 import threading
 import time
-
-from qrewrite.rewriter import fallback_kind
 
 log = logging.getLogger("qrewrite.serve")
 
@@ -127,23 +126,23 @@ class Worker:
         """One engine call; the records go back to the requests' event loop. An engine error fails open."""
         questions = [job.questions[index] for job, index in batch]
         self.metrics.batch_size.observe(len(questions))
-        try:
-            protected_each = [job.protected for job, _ in batch]
-            records = [count_tokens(rewriter, r) for r in rewriter.rewrite_records(questions,
-                                                                                   protected_each=protected_each)]
-        except Exception as err:  # noqa: BLE001 -- the worker must outlive any engine failure
-            log.error("a batch of %d failed (%s: %s); returned the questions unchanged", len(questions),
-                      type(err).__name__, err)
-            records = [unchanged(q, "error") for q in questions]
-        self.metrics.questions.inc(len(records))
-        self.metrics.new_tokens.inc(sum(r["completion_tokens"] for r in records))
-        for record in records:
-            if record["fallback"]:
-                self.metrics.fallbacks.labels(fallback_kind(record["fallback"])).inc()  # a label per kind, not per item
+        records = records_or_unchanged(rewriter, questions, [job.protected for job, _ in batch])
+        self.metrics.count_records(records)
         try:
             batch[0][0].loop.call_soon_threadsafe(deliver_all, batch, records)
         except RuntimeError:  # the event loop has closed: nobody is waiting any more
             pass
+
+
+def records_or_unchanged(rewriter, questions, protected_each):
+    """One engine call: the questions' records with their token counts. An engine error fails open: every question
+    comes back unchanged, "error" (the caller must outlive any engine failure)."""
+    try:
+        return [count_tokens(rewriter, r) for r in rewriter.rewrite_records(questions, protected_each=protected_each)]
+    except Exception as err:  # noqa: BLE001
+        log.error("a batch of %d failed (%s: %s); returned the questions unchanged", len(questions),
+                  type(err).__name__, err)
+        return [unchanged(q, "error") for q in questions]
 
 
 def rewriter_twin(rewriter):
