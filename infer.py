@@ -16,6 +16,7 @@ continues with --resume and ends with the file an uninterrupted run writes (qrew
     python infer.py --input questions.txt --out rewrites.jsonl --batch-size 16
     python infer.py --input questions.txt --out rewrites.jsonl --resume   # after an interruption
     python infer.py --model weights/full/int8 "whats the wether in paris tmrw"   # int8 (quantize.py)
+    python infer.py --backend openvino "whats the wether in paris tmrw"   # OpenVINO (quantize.py --openvino)
     python infer.py --beams 4 "is it cheaper to boook flihts on a tuesday"   # slower, fewer wrong corrections
 From Python: `from qrewrite import Rewriter; Rewriter("weights/full/int8").rewrite([...])`.
 """
@@ -50,7 +51,7 @@ def warn_fallbacks(records, reasons, each):
         if record["fallback"]:
             reasons[fallback_kind(record["fallback"])] += 1
             if each:
-                print(f"warning: kept the input unchanged ({record['fallback']}): {record['input'][:60]}",
+                print(f"warning: kept the input as typed ({record['fallback']}): {record['input'][:60]}",
                       file=sys.stderr)
 
 
@@ -64,10 +65,11 @@ def parse_args():
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run that left <out>.partial (the same command: same --input, "
                              "--out and --chunk-size)")
-    parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
-                        help="int8: the int8 model quantize.py wrote beside --model (auto: what --model holds)")
+    parser.add_argument("--backend", choices=["auto", "fp32", "int8", "openvino"], default="auto",
+                        help="int8: the int8 model quantize.py wrote beside --model; openvino: the OpenVINO model "
+                             "quantize.py --openvino wrote there (auto: what --model holds)")
     parser.add_argument("--beams", type=positive_int, default=1,
-                        help="1: greedy; more: beam search (fp32 or int8), keeping the candidate that best "
+                        help="1: greedy; more: beam search (every engine), keeping the candidate that best "
                              "balances the model's confidence and keeping the input; slower, fewer wrong corrections")
     add_guard_arguments(parser)
     add_engine_arguments(parser)
@@ -127,7 +129,7 @@ def main():
         bar.close()
     if reasons:
         counts = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
-        print(f"kept {sum(reasons.values())} of {written} inputs unchanged ({counts})", file=sys.stderr)
+        print(f"kept {sum(reasons.values())} of {written} inputs as typed ({counts})", file=sys.stderr)
     if output:
         output.finish()
         print(f"wrote {written} records to {output.output}", file=sys.stderr)

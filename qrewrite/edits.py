@@ -18,11 +18,14 @@ question needs: "How do I"), "reordered" (words removed in one place and added i
 import re
 from difflib import SequenceMatcher
 
-from qrewrite.faithfulness import CHAT_SPEAK, one_edit_apart, plain
+from qrewrite.faithfulness import CHAT_SPEAK, NT_FORMS, is_shouted, is_unknown_word, one_edit_apart, plain
 
 PIECE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|\s+|[\W_]")
 PIECE_IS_WORD = re.compile(r"[^\W_]")
 SPELLING_SIMILARITY = 0.6  # difflib ratio from which one word is a respelling of the other ("waht" ~ "what")
+TYPO_RARER = 2.0  # a typo fix is safe when the typed word is this much rarer (Zipf scale: 100 times) than the fix
+PRONOUN_I = {"i", "i'm", "i've", "i'll", "i'd", "im", "ive"}
+SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)$")
 
 
 def pieces(text):
@@ -156,9 +159,11 @@ def render(source, found, colour=False):
 
 def explain(record, colour=False):
     """A record for a person at a terminal: the rewrite, the input with its edits marked, the edits by type, and
-    why the input came back unchanged, if it did."""
+    why the model's rewrite was not used, if it was not (the input then came back as typed, or with its safe
+    fixes only)."""
     counts = ", ".join(f"{kind} {n}" for kind, n in edit_counts([record["edits"]]).items()) or "no edit"
-    note = f"kept as typed: {record['fallback']}" if record.get("fallback") else counts
+    kept = "kept as typed" if not record["edits"] else f"kept as typed but for safe fixes ({counts})"
+    note = f"{kept}: {record['fallback']}" if record.get("fallback") else counts
     dim = (lambda text: f"{DIM}{text}{RESET}") if colour else (lambda text: text)
     return f"{record['rewrite']}\n  {render(record['input'], record['edits'], colour)}\n  {dim(note)}"
 
@@ -170,3 +175,41 @@ def apply_edits(source, found):
         out += [source[last:edit["start"]], edit["after"]]
         last = edit["end"]
     return "".join(out) + source[last:]
+
+
+def starts_a_sentence(text, word):
+    """Whether every place `word` stands in `text` (as a whole word) starts a sentence there."""
+    places = [m.start() for m in re.finditer(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])", text)]
+    return all(SENTENCE_START.search(text[:start]) for start in places)
+
+
+def is_typo_of(typed, word):
+    """Whether `typed` is `word` with one typo, and far rarer in English text than it ("teh" -> "the", "budet" ->
+    "budget"; not "form" -> "from", where both are words people mean)."""
+    from wordfreq import zipf_frequency
+
+    if typed in CHAT_SPEAK or typed in NT_FORMS:  # "whats" is "what's", not "what" mistyped
+        return False
+    return one_edit_apart(typed, word) and zipf_frequency(word, "en") - zipf_frequency(typed, "en") >= TYPO_RARER
+
+
+def safe_edits(question, output):
+    """The edits from `question` to a refused `output` that are safe on their own: a word respelt as a word one
+    typo away and far more common ("budet" -> "budget"), "i" -> "I", a known word capitalised where
+    the output does not start a sentence with it ("earth" -> "Earth"), the question's first letter, spaces.
+    None for a shouted question, whose capitals say nothing."""
+    if is_shouted(question):
+        return []
+    kept = []
+    for edit in edits(question, output):
+        before, after = edit["before"], edit["after"]
+        if edit["type"] == "spacing":
+            kept.append(edit)
+        elif edit["type"] == "casing" and (
+                before.lower() in PRONOUN_I or edit["start"] == 0
+                or (not is_unknown_word(plain(before)) and not starts_a_sentence(output, after))):
+            kept.append(edit)
+        elif edit["type"] == "spelling" and after.isalpha() and is_typo_of(plain(before), plain(after)):
+            keep_case = before.islower() and edit["start"] > 0 and starts_a_sentence(output, after)
+            kept.append({**edit, "after": after.lower() if keep_case else after})
+    return kept

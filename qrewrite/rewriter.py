@@ -18,7 +18,7 @@ import math
 import sys
 
 from qrewrite import calibration, cpu
-from qrewrite.edits import edits
+from qrewrite.edits import apply_edits, edits, safe_edits
 from qrewrite.engines import open_engine
 from qrewrite.errors import ModelError
 from qrewrite.faithfulness import change_reason, protected_changes
@@ -97,7 +97,8 @@ def fallback_reason(question, output, guard=True, protected=()):
 def guarded_rewrite(question, output, guard=True, protected=()):
     """(rewrite, fallback reason or None, the question's words put back): the output when it passes the safety
     net; when its one fault is changed words ("pharjacy" -> "phone"), the output with those put back as the
-    question wrote them (a typo left in is better than a wrong correction); otherwise the question unchanged."""
+    question wrote them (a typo left in is better than a wrong correction); otherwise the question as typed,
+    with only the output's edits that are safe on their own (typos, casing, spaces: safe_fix)."""
     reason = fallback_reason(question, output, guard, protected)
     if reason is None:
         return output, None, []
@@ -105,7 +106,18 @@ def guarded_rewrite(question, output, guard=True, protected=()):
         restored = restore_changed(question, output)
         if restored and fallback_reason(question, restored[0], True, protected) is None:
             return restored[0], None, restored[1]
-    return question, reason, []
+    return safe_fix(question, output, guard, protected), reason, []
+
+
+def safe_fix(question, output, guard=True, protected=()):
+    """The question with the safe edits of a refused output applied (qrewrite/edits.py safe_edits), when the
+    result still passes the guard and keeps the protected terms; else the question as typed."""
+    if not guard:
+        return question
+    fixed = apply_edits(question, safe_edits(question, output))
+    if fixed == question or protected_changes(question, fixed, protected) or change_reason(question, fixed):
+        return question
+    return fixed
 
 
 def fallback_kind(reason):

@@ -7,7 +7,7 @@ from conftest import REPO, run_script
 from qrewrite.faithfulness import change_reason, changed_words, meaning_changes
 from qrewrite.metrics import faithfulness
 from qrewrite.restore import restore_changed
-from qrewrite.rewriter import Rewriter
+from qrewrite.rewriter import Rewriter, safe_fix
 from qrewrite.skip import skip_reason
 
 # (question, rewrite, the guard's verdict)
@@ -196,8 +196,8 @@ def test_guard_in_the_rewriter(tiny_model_dir, monkeypatch):
     assert asked == [(list(greedy), None), (list(searched), 4)]
     assert [r["fallback"] for r in records] == [None, "invented: Kyoto", None, "not English", "no question", None]
     assert [r["retried"] for r in records] == [True, True, False, False, False, False]
-    assert [r["rewrite"] for r in records] == ["How do I cancel order 4417?", questions[1],
-                                               "What is the capital of France?"] + questions[3:]
+    assert [r["rewrite"] for r in records] == ["How do I cancel order 4417?", "whats the weather in tokyo",
+                                               "What is the capital of France?"] + questions[3:]  # a safe fix kept
     asked.clear()
     rewriter.retry_beams = 1  # no second search: the greedy output's reason stands
     assert [r["fallback"] for r in rewriter.rewrite_records(questions[:2])] == ["dropped: 4417", "invented: Beijing"]
@@ -213,12 +213,34 @@ def test_changed_words_in_the_rewriter(tiny_model_dir, monkeypatch):
     monkeypatch.setattr(rewriter, "generate_scored", lambda questions, beams=None, **kwargs: [
         ((beam.get(q, wrong[q]) if beams else wrong[q]), -0.1) for q in questions])
     records = rewriter.rewrite_records(list(wrong))
-    # searched again first: the beam search's pick is right for the third; the first keeps the rest of its rewrite
+    # searched again first: the beam search's pick is right for the third; the first keeps the rest of its rewrite;
+    # the second is refused and comes back as typed with only its safe edits (the first letter, one typo)
     assert [r["retried"] for r in records] == [True, True, True]
-    assert [r["rewrite"] for r in records] == ["Is there a pharjacy open after 10 pm?", "how do sloar paels make "
-                                               "electricty", "Is a BA or a BS better?"]
+    assert [r["rewrite"] for r in records] == ["Is there a pharjacy open after 10 pm?", "How do sloar paels make "
+                                               "electricity", "Is a BA or a BS better?"]
     assert [r["restored"] for r in records] == [["pharjacy"], [], []]
     assert [r["fallback"] for r in records] == [None, "changed: big, shiny, green, metal, boxes", None]
+
+
+@pytest.mark.parametrize("question, refused, fixed", [
+    # typos a word list knows the fix of, "i", the first letter, names, spaces: applied; the rest stays as typed
+    ("my income isnt the same every month - how do i createa a monthly budet?", "How do I create a monthly budget?",
+     "my income isnt the same every month - how do I create a monthly budget?"),
+    ("how big is the sun compared to earth  w/ no gaps?", "How big is the sun compared to Earth?",
+     "How big is the sun compared to Earth  w/ no gaps?"),
+    # a word the output starts a sentence with keeps its case; a respelling into another word form is not a typo fix
+    ("we wree talking about it. would a cuetain help", "We we're talking about it. Would a curtain help?",
+     "We wree talking about it. would a curtain help"),
+    # shouted: capitals say nothing, nothing is applied
+    ("HOW DO I CALCULATE THE MDIAN OF 4 7 9", "How do I calculate the median of 4, 7?",
+     "HOW DO I CALCULATE THE MDIAN OF 4 7 9"),
+    # common typos too ("teh" is in web text, 10,000 times rarer than "the"); what the output added is not applied
+    ("waht is teh capital of frnace", "What is the capital of France? Paris.", "What is the capital of France"),
+    ("can i pay form my phone", "Can I pay from my phone?", "Can I pay form my phone"),
+])
+def test_a_refused_rewrite_keeps_only_its_safe_edits(question, refused, fixed):
+    assert safe_fix(question, refused) == fixed
+    assert safe_fix(question, refused, protected=["frnace"]) in (fixed, question)
 
 
 def test_beam_pick_skips_a_candidate_that_changes_the_meaning():
