@@ -98,3 +98,16 @@ def run_script(*args, stdin=None, check=True, env=None, cwd=REPO):
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}:\n{result.stderr[-3000:]}")
     return result
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray instance of 2 CPUs, started by this process, for the Ray tests: yields the address that the
+    scripts' --address joins (they run as a user runs them, against a cluster); shut down at the end."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
