@@ -7,7 +7,9 @@ CTranslate2's C++ generator decodes a whole batch at once, greedy or with beam s
 (qrewrite/engines.py). Any architecture CTranslate2's converter knows is supported (Llama and
 Qwen2 are tested; smoothing applies to Llama, Qwen2 and Mistral layers, others convert as they are).
 --gguf also writes weights/<run>/gguf/model-q8_0.gguf for llama.cpp and Ollama (Llama-architecture
-models with SmolLM2's tokenizer, such as the embedded default and its fine-tunes).
+models with SmolLM2's tokenizer, such as the embedded default and its fine-tunes). --openvino also writes
+weights/<run>/openvino/, an OpenVINO model with int8 weights for the openvino engine (the `openvino` extra;
+qrewrite/openvino_export.py), and measures it beside the others.
 
 Then measures, on the same validation questions: fp32 (transformers), the int8 engine, the same
 engine on the model converted without smoothing, and, when llama-cpp-python is installed (the
@@ -19,6 +21,7 @@ identical to fp32's; prints a table and writes <reports>/quantize.json (outputs/
     python quantize.py --model weights/lora/best --out weights/lora/int8
     python quantize.py --skip-benchmark --gguf           # convert only, and write the GGUF file too
     python quantize.py --calibration my_train.json       # smooth on your own training pairs
+    python quantize.py --skip-benchmark --openvino       # also weights/full/openvino (OpenVINO GenAI)
     python infer.py --model weights/full/int8 "waht is teh capital of frnace"
 """
 import argparse
@@ -41,6 +44,7 @@ from qrewrite.paths import (
     check_reports_dir,
     discard,
     open_reports_dir,
+    openvino_dir_for,
     replace_dir,
     reports_dir_for,
     staging_dir,
@@ -164,6 +168,28 @@ def export_gguf_dir(model_dir, out_dir):
     return Path(out_dir)
 
 
+def export_openvino_dir(model_dir, out_dir):
+    """out_dir: the OpenVINO model (int8 weights), its configs and tokenizer files, swapped in whole (check_output_dir
+    first)."""
+    from qrewrite.openvino_export import MODEL_BIN, MODEL_XML, export_openvino
+
+    staged = staging_dir(out_dir)
+    try:
+        export_openvino(model_dir, staged)
+        replace_dir(staged, out_dir, OWNER, hashed=[MODEL_XML, MODEL_BIN])
+    except BaseException:
+        discard(staged)
+        raise
+    return Path(out_dir)
+
+
+def check_openvino_installed():
+    for module in ("openvino", "openvino_genai", "nncf"):
+        if importlib.util.find_spec(module) is None:
+            raise ModelError(f"--openvino: needs the {module} package; pip install -e \".[openvino]\" "
+                             "(or drop --openvino)")
+
+
 def gguf_dir_for(model_dir):
     """Where --gguf writes: weights/full/best -> weights/full/gguf."""
     return Path(model_dir).parent / "gguf"
@@ -226,9 +252,10 @@ def measure(rewriter, questions, references, batch_sizes, latency_questions):
     return result, outputs
 
 
-def engines_to_measure(model_dir, int8_dir, smoothed, compared_dir):
+def engines_to_measure(model_dir, int8_dir, smoothed, compared_dir, openvino_dir=None):
     """{label: (a function that opens the engine, its size on disk in MB)}: fp32, the int8 engine, the same
-    engine on the model converted without smoothing, and llama.cpp (where it is installed and applies)."""
+    engine on the model converted without smoothing, llama.cpp (where it is installed and applies), and the
+    openvino engine (with --openvino)."""
     threads = torch.get_num_threads()
     ctranslate2 = lambda folder: lambda: CTranslate2Engine(folder, threads=threads, inter_threads=threads)
     layout = f"{threads} workers x 1 thread"
@@ -248,6 +275,11 @@ def engines_to_measure(model_dir, int8_dir, smoothed, compared_dir):
         quantize(model_dir, plain_dir)
         engines[f"int8 CTranslate2, not smoothed, {layout}"] = (ctranslate2(plain_dir),
                                                                  folder_size_mb(plain_dir, "*.bin"))
+    if openvino_dir:
+        from qrewrite.openvino_engine import OpenVINOEngine
+
+        engines[f"int8 OpenVINO GenAI, {threads} threads"] = (lambda: OpenVINOEngine(openvino_dir),
+                                                             folder_size_mb(openvino_dir, "openvino_model.*"))
     label = f"int8 CTranslate2, {'smoothed' if smoothed else 'not smoothed'}, {layout} (this model)"
     engines[label] = (ctranslate2(int8_dir), folder_size_mb(int8_dir, "*.bin"))
     return engines
@@ -263,6 +295,9 @@ def main():
     parser.add_argument("--no-smoothing", action="store_true", help="convert without smoothing the activations")
     parser.add_argument("--gguf", action="store_true",
                         help="also write weights/<run>/gguf/model-q8_0.gguf for llama.cpp and Ollama")
+    parser.add_argument("--openvino", action="store_true",
+                        help="also write weights/<run>/openvino/ (OpenVINO, int8 weights) for the openvino engine "
+                             "(--backend openvino; needs the openvino extra)")
     parser.add_argument("--data", default="dataset/valid.json", renamed_from=["--valid"],
                         help="the pairs in: JSON pairs for the quality and speed figures")
     parser.add_argument("--limit", type=positive_int, default=200, help="validation pairs to measure on")
@@ -278,6 +313,9 @@ def main():
         check_output_dir(out_dir, OWNER, inputs=[args.model, args.data, args.calibration])
         if args.gguf:
             check_output_dir(gguf_dir_for(args.model), OWNER, inputs=[args.model, out_dir])
+        if args.openvino:
+            check_openvino_installed()
+            check_output_dir(openvino_dir_for(args.model), OWNER, inputs=[args.model, out_dir], flag="--openvino")
         pairs = []
         if not args.skip_benchmark:
             pairs = load_pairs(args.data)[:args.limit]
@@ -298,11 +336,20 @@ def main():
         except ModelError as err:
             fail(err)
         print(f"wrote {gguf_dir / GGUF_NAME} (llama.cpp: llama-cli -m {gguf_dir / GGUF_NAME})")
+    openvino_dir = None
+    if args.openvino:
+        start = time.perf_counter()
+        try:
+            openvino_dir = export_openvino_dir(args.model, openvino_dir_for(args.model))
+        except ModelError as err:
+            fail(err)
+        print(f"wrote {openvino_dir} (OpenVINO, int8 weights) in {time.perf_counter() - start:.0f} s "
+              f"(python infer.py --model {openvino_dir}, or --backend openvino)")
     if not args.skip_benchmark:
-        benchmark(args, out_dir, pairs, smoothed)
+        benchmark(args, out_dir, pairs, smoothed, openvino_dir)
 
 
-def benchmark(args, out_dir, pairs, smoothed):
+def benchmark(args, out_dir, pairs, smoothed, openvino_dir=None):
     """Every engine on the same questions; prints a table and writes outputs/quantize.json."""
     questions, references = [p["input"] for p in pairs], [p["output"] for p in pairs]
     report = {"model": args.model, "int8_model": str(out_dir), "smoothed": smoothed, "valid": args.data,
@@ -310,7 +357,8 @@ def benchmark(args, out_dir, pairs, smoothed):
               "engines": {}}
     with tempfile.TemporaryDirectory() as compared_dir:
         fp32_outputs = None
-        for label, (open_engine, size_mb) in engines_to_measure(args.model, out_dir, smoothed, compared_dir).items():
+        for label, (open_engine, size_mb) in engines_to_measure(args.model, out_dir, smoothed, compared_dir,
+                                                                           openvino_dir).items():
             print(f"measuring {label} on {len(questions)} questions", flush=True)
             # greedy only (no second search of refused outputs): the engines' own speed and drift
             rewriter = Rewriter(args.model, engine=open_engine(), retry_beams=1)

@@ -7,14 +7,15 @@ that invent one, that change a word into one in neither input nor reference ("ph
 an already-clean input, and content-word recall/precision (qrewrite.metrics).
 Writes <reports>/<split>_io.json (input, reference, prediction, per-example BLEU, fallback, the input's words the
 guard put back, what it dropped, invented or changed: list the meaning-changing rewrites with
-`"meaning_changed": true`) and <reports>/metrics.json; <reports> is outputs/<run> (outputs/<run>/int8 for
-an int8 model) unless --reports names another folder.
+`"meaning_changed": true`) and <reports>/metrics.json; <reports> is outputs/<run> (outputs/<run>/int8 or
+outputs/<run>/openvino for quantize.py's models) unless --reports names another folder.
 Data whose pairs carry a "family" (the shipped dataset's do) is also scored family by family.
 
     python score.py                                    # weights/full/best on data/processed train + valid
     python score.py --model weights/lora/best          # -> outputs/lora
     python score.py --calibrate                        # also fit the confidence on valid -> best/calibration.json
     python score.py --backend int8                     # the int8 model quantize.py wrote (weights/full/int8)
+    python score.py --backend openvino                 # quantize.py --openvino's (weights/full/openvino)
     python score.py --beams 4 --reports outputs/full/beams4  # beam search, the candidate picked as infer.py does
     python score.py --data ../shared/data/mqr/dev.tsv --limit 200   # any JSON of pairs or MQR .tsv
 """
@@ -27,7 +28,7 @@ from qrewrite import calibration
 from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.data import load_pairs, read_mqr, write_json_atomic
 from qrewrite.edits import edit_counts, edit_scores, edits
-from qrewrite.engines import holds_int8_model
+from qrewrite.engines import CONVERTED, folder_kind
 from qrewrite.errors import DataError, ModelError, OutputError
 from qrewrite.metrics import confidence_report, min_confidence_effects, score_with_baseline, sentence_bleu
 from qrewrite.modeling import TRAINED_MODEL
@@ -70,8 +71,8 @@ def load_splits(args):
 def check_reports(args, split_names):
     """The reports folder and every file it will get, checked before the model loads."""
     inputs = [p for p in [args.model, *args.data] if Path(p).exists()]
-    int8 = args.backend == "int8" or (args.backend == "auto" and holds_int8_model(args.model))
-    return check_reports_dir(args.reports or reports_dir_for(args.model, int8),
+    engine = args.backend if args.backend in CONVERTED else folder_kind(args.model) if args.backend == "auto" else None
+    return check_reports_dir(args.reports or reports_dir_for(args.model, engine),
                              [f"{split}_io.json" for split in split_names] + ["metrics.json"], inputs=inputs)
 
 
@@ -235,8 +236,9 @@ def main():
                              "files and MQR .tsv files (each scored as a split named by its file)")
     parser.add_argument("--splits", nargs="+", default=["train", "valid"], help="with a datamod.py folder")
     parser.add_argument("--limit", type=positive_int, help="first N pairs of each split (quick runs)")
-    parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
-                        help="int8: the int8 model quantize.py wrote beside --model (auto: what --model holds)")
+    parser.add_argument("--backend", choices=["auto", "fp32", "int8", "openvino"], default="auto",
+                        help="int8: the int8 model quantize.py wrote beside --model; openvino: the OpenVINO model "
+                             "quantize.py --openvino wrote there (auto: what --model holds)")
     parser.add_argument("--beams", type=positive_int, default=1, help="1: greedy; more: beam search, see infer.py")
     parser.add_argument("--batch-size", type=positive_int, default=16)
     add_guard_arguments(parser)
@@ -248,7 +250,8 @@ def main():
                              "their confidence) and store it as calibration.json in the model folder, which the "
                              "Rewriter then applies on load; reported out-of-fold in metrics.json")
     parser.add_argument("--reports", renamed_from=["--outputs"],
-                        help="folder for *_io.json and metrics.json (default: outputs/<run>, or outputs/<run>/int8)")
+                        help="folder for *_io.json and metrics.json (default: outputs/<run>, or outputs/<run>/int8 "
+                             "or /openvino)")
     args = parser.parse_args()
 
     try:

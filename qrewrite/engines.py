@@ -1,4 +1,5 @@
-"""Generation engines: prompt token ids in, generated token ids out, one class per engine.
+"""Generation engines: prompt token ids in, generated token ids out, one class per engine (TorchEngine and
+CTranslate2Engine here; OpenVINOEngine in qrewrite/openvino_engine.py, its packages optional).
 
 Every engine has `tokenizer` and `generate(prompts, max_new_tokens, stop_ids, beams=1, progress=None)`:
 for each prompt (a list of token ids) it returns `beams` candidates [(new token ids, mean token
@@ -14,7 +15,8 @@ import torch
 from qrewrite import cpu
 from qrewrite.errors import ModelError
 from qrewrite.modeling import check_written_files, load_model, pick_device, prepare_tokenizer
-from qrewrite.paths import int8_dir_for
+from qrewrite.openvino_export import MODEL_XML
+from qrewrite.paths import int8_dir_for, openvino_dir_for
 from qrewrite.prompt import prompt_prefix_ids
 from qrewrite.stream import chunks
 
@@ -162,24 +164,50 @@ def holds_int8_model(folder):
     return (Path(folder) / "model.bin").is_file() and (Path(folder) / "vocabulary.json").is_file()
 
 
+def holds_openvino_model(folder):
+    """Whether `folder` holds an OpenVINO model (quantize.py --openvino's)."""
+    return (Path(folder) / MODEL_XML).is_file()
+
+
+# backend -> (whether a folder holds its model, where quantize.py writes it beside an fp32 folder, how)
+CONVERTED = {"int8": (holds_int8_model, int8_dir_for, "python quantize.py --model {}"),
+             "openvino": (holds_openvino_model, openvino_dir_for, "python quantize.py --openvino --model {}")}
+
+
+def folder_kind(model):
+    """"int8" or "openvino" for a folder holding quantize.py's output, None for anything else (fp32, a hub id)."""
+    return next((backend for backend, (holds, _, _) in CONVERTED.items() if holds(model)), None)
+
+
+def engine_folder(model, backend="auto"):
+    """(engine name or None for fp32, folder): backend "int8" or "openvino" also looks beside an fp32 folder
+    (int8_dir_for, openvino_dir_for); "fp32" refuses a converted folder."""
+    kind = folder_kind(model)
+    if backend == "fp32" and kind is not None:
+        raise ModelError(f"{model} holds an {kind} model; pass the fp32 folder for --backend fp32")
+    if backend in CONVERTED and kind != backend:
+        holds, beside, command = CONVERTED[backend]
+        if not holds(beside(model)):
+            raise ModelError(f"no {backend} model in {model} or {beside(model)}; run `{command.format(model)}`")
+        return backend, beside(model)
+    return kind, Path(model) if kind else model
+
+
 def open_engine(model, backend="auto", batch_size=8, device=None, engine_settings=None):
-    """The engine for a model folder or hub id: int8 where the folder holds quantize.py's output, else fp32.
-    backend "int8" also looks beside an fp32 folder (int8_dir_for); "fp32" refuses an int8 folder.
+    """The engine for a model folder or hub id: CTranslate2 or OpenVINO where the folder holds quantize.py's
+    output (or, with backend "int8" or "openvino", where the folder beside it does; engine_folder), else fp32.
     The int8 engine's backend, compute type and threads are those measured fastest on this CPU (qrewrite/cpu.py),
-    or engine_settings (cpu.parse_settings's overrides)."""
-    int8_folder = Path(model) if holds_int8_model(model) else None
-    if backend == "int8" and int8_folder is None:
-        int8_folder = int8_dir_for(model) if holds_int8_model(int8_dir_for(model)) else None
-        if int8_folder is None:
-            raise ModelError(f"no int8 model in {model} or {int8_dir_for(model)}; "
-                             f"run `python quantize.py --model {model}`")
-    if backend == "fp32" and int8_folder is not None:
-        raise ModelError(f"{model} holds an int8 model; pass the fp32 folder for --backend fp32")
-    if int8_folder is None:
+    or engine_settings (cpu.parse_settings's overrides); the OpenVINO engine takes its threads= only."""
+    kind, folder = engine_folder(model, backend)
+    if kind is None:
         return TorchEngine(model, batch_size, device)
-    check_written_files(int8_folder)  # a model.bin changed since quantize.py wrote it is refused
+    check_written_files(folder)  # weights changed since quantize.py wrote them are refused
+    if kind == "openvino":
+        from qrewrite.openvino_engine import OpenVINOEngine  # optional packages: imported only when needed
+
+        return OpenVINOEngine(folder, batch_size, threads=(engine_settings or {}).get("threads"))
     settings, why = cpu.choose(torch.get_num_threads(), engine_settings)
-    engine = CTranslate2Engine(int8_folder, batch_size, threads=settings["workers"] * settings["threads"],
+    engine = CTranslate2Engine(folder, batch_size, threads=settings["workers"] * settings["threads"],
                                inter_threads=settings["workers"], compute_type=settings["compute_type"],
                                backend=settings["backend"])
     engine.choice = cpu.describe(engine.settings, why)

@@ -7,9 +7,10 @@
         checkpoints/          one per epoch
         best/                 the chosen epoch
         int8/                 quantize.py's int8 model of best/
+        openvino/             quantize.py --openvino's OpenVINO model of best/ (int8 weights)
     outputs/<run>/            the run's reports: finetune's table and loss curve, score.py's metrics.json and
                               *_io.json for best/, quantize.json
-    outputs/<run>/int8/       score.py's reports for the int8 model
+    outputs/<run>/int8/       score.py's reports for the int8 model (outputs/<run>/openvino/: the OpenVINO one)
 
 Runs never share a folder, so one run's files cannot block another's. The rules: a script writes only what
 it owns. A folder it may fill or replace is new, empty, or marked by the same script (OWNER_FILE); anything
@@ -48,17 +49,23 @@ def int8_dir_for(model_dir):
     return Path(model_dir).parent / "int8"
 
 
+def openvino_dir_for(model_dir):
+    """Where quantize.py --openvino writes: weights/full/best -> weights/full/openvino."""
+    return Path(model_dir).parent / "openvino"
+
+
 def run_name(model):
-    """The run a model belongs to: weights/full/best and weights/full/int8 -> "full"; any other folder or hub
-    id is a run of its own, named by its last part (Qwen/Qwen2-0.5B -> "Qwen2-0.5B")."""
+    """The run a model belongs to: weights/full/best, weights/full/int8 and weights/full/openvino -> "full"; any
+    other folder or hub id is a run of its own, named by its last part (Qwen/Qwen2-0.5B -> "Qwen2-0.5B")."""
     path = Path(model)
-    return path.parent.name if path.name in ("best", "int8") and path.parent.name else path.name
+    return path.parent.name if path.name in ("best", "int8", "openvino") and path.parent.name else path.name
 
 
-def reports_dir_for(model, int8=False):
-    """The default --reports folder for a model: outputs/<run>, or outputs/<run>/int8 for an int8 model."""
+def reports_dir_for(model, engine=None):
+    """The default --reports folder for a model: outputs/<run>, or outputs/<run>/<engine> for the int8 and
+    openvino engines' models."""
     folder = Path(REPORTS_ROOT) / run_name(model)
-    return folder / "int8" if int8 else folder
+    return folder / engine if engine in ("int8", "openvino") else folder
 
 
 def _same_or_inside(path, other):

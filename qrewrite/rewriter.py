@@ -4,13 +4,14 @@
     rewriter = Rewriter("weights/full/best")          # loads once
     rewriter.rewrite(["hey waht is teh capital of frnace? thx"])   # -> ["What is the capital of France?"]
 
-A model folder holding quantize.py's int8 model runs through CTranslate2 (qrewrite/engines.py); any other
-folder or hub id runs through transformers (fp32 on CPU, bf16 on GPU).
+A model folder holding quantize.py's int8 model runs through CTranslate2 (qrewrite/engines.py), one holding
+quantize.py --openvino's model through OpenVINO GenAI (qrewrite/openvino_engine.py); any other folder or hub id
+runs through transformers (fp32 on CPU, bf16 on GPU).
 A degenerate output (empty, not a question, far longer than the input) or one that changes the meaning
 (drops or invents a number, name or negation: qrewrite.faithfulness) falls back to the input, and so does
 input that is not English or holds no question. An output whose one fault is a changed word (a typo
 "corrected" into another word) keeps the rest of its rewrite, with the question's own words put back.
-With beams > 1 (fp32 or int8), beam search keeps that many candidates and the one picked balances the
+With beams > 1 (every engine), beam search keeps that many candidates and the one picked balances the
 model's confidence with how much of the input it keeps (see pick_candidate).
 """
 import argparse
@@ -138,7 +139,8 @@ def pick_candidate(question, candidates, guard=True, protected=()):
 class Rewriter:
     def __init__(self, model=None, batch_size=8, device=None, backend="auto", beams=1, engine=None, guard=True,
                  retry_beams=RETRY_BEAMS, min_confidence=0.0, engine_settings=None):
-        """backend "auto" follows the folder; "int8" also finds quantize.py's output beside an fp32 folder.
+        """backend "auto" follows the folder; "int8" and "openvino" also find quantize.py's output beside an fp32
+        folder.
         beams > 1: beam search with that many candidates, then pick_candidate.
         retry_beams: greedy outputs that fall back are searched again with this many beams (1: never).
         engine: an engine object (see qrewrite/engines.py) to use instead of opening one for `model`.

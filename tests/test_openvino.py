@@ -1,0 +1,149 @@
+"""The openvino engine: quantize.py --openvino's folder decoded by OpenVINO GenAI, against fp32 (transformers)."""
+import json
+import shutil
+
+import pytest
+import torch
+
+from conftest import run_script
+from qrewrite.cpu import cpu_name
+from qrewrite.engines import TorchEngine, open_engine
+from qrewrite.errors import ModelError
+from qrewrite.openvino_engine import OpenVINOEngine
+from qrewrite.paths import OWNER_FILE
+from qrewrite.prompt import plain_token_ids, prompt_token_ids
+from qrewrite.rewriter import Rewriter
+from quantize import export_openvino_dir
+
+QUESTIONS = ["hi", "where is teh eiffel tower", "wat time does teh bank open on sundays and holidays pls",
+             "can i not pay by card", "um when does the store on 5th street open", "ok",
+             "sorry dumb question but how long to boil an egg"]
+
+
+@pytest.fixture(scope="module")
+def prompts(tokenizer):
+    return [prompt_token_ids(tokenizer, plain_token_ids(tokenizer, q)) for q in QUESTIONS]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tiny_model_dir, tmp_path_factory):
+    """weights/<run>/ as finetune.py leaves it (best/), with quantize.py --openvino's openvino/ beside best/."""
+    run = tmp_path_factory.mktemp("run")
+    shutil.copytree(tiny_model_dir, run / "best")
+    export_openvino_dir(str(run / "best"), run / "openvino")
+    return run
+
+
+@pytest.fixture(scope="module")
+def engines(run_dir):
+    return (OpenVINOEngine(run_dir / "openvino", batch_size=3),
+            TorchEngine(str(run_dir / "best"), batch_size=3, device="cpu"))
+
+
+def forward_mean(model, prompt, ids):
+    """The mean log-prob fp32 gives `ids` after `prompt`: a forward pass over both."""
+    with torch.no_grad():
+        logits = model(torch.tensor([prompt + ids])).logits[0, len(prompt) - 1:-1]
+    return torch.log_softmax(logits, -1).gather(1, torch.tensor(ids)[:, None]).mean().item()
+
+
+def test_greedy_tracks_fp32(engines, prompts):
+    openvino, fp32 = engines
+    limits = [10] * len(prompts)
+    ours = [c[0][0] for c in openvino.generate(prompts, limits, set())]
+    reference = [c[0][0] for c in fp32.generate(prompts, limits, set())]
+    assert [len(ids) for ids in ours] == limits  # a random model rarely stops: each runs to its bound
+    # int8 weights may flip a near-tie of the random model late in a sequence, not from the start
+    assert sum(a[:3] == b[:3] for a, b in zip(ours, reference)) >= len(prompts) - 1
+    assert sum(a == b for a, b in zip(ours, reference)) >= len(prompts) // 2
+    one_at_a_time = openvino.batch_size
+    openvino.batch_size = 1
+    assert [c[0][0] for c in openvino.generate(prompts, limits, set())] == ours
+    openvino.batch_size = one_at_a_time
+
+
+def test_stop_ids_and_bounds(engines, prompts):
+    openvino, _ = engines
+    free = [c[0][0] for c in openvino.generate(prompts, [20] * len(prompts), set())]
+    stop = free[1][4]  # a token the second prompt generates: its output ends right before it
+    stopped = [c[0][0] for c in openvino.generate(prompts, [20] * len(prompts), {stop})]
+    for ids, stopped_ids in zip(free, stopped):
+        assert stopped_ids == ids[:ids.index(stop) if stop in ids else len(ids)]
+    assert len(stopped[1]) <= 4
+    assert [c[0][0] for c in openvino.generate(prompts, [3] * len(prompts), set())] == [ids[:3] for ids in free]
+
+
+@pytest.mark.parametrize("beams", [1, 3])
+def test_scores_are_mean_token_log_probs(engines, prompts, beams):
+    """Each candidate's score is the mean log-prob of its tokens, the stop token included when it stopped (as
+    TorchEngine scores them), checked against a forward pass of the fp32 model; int8 weights move it a little."""
+    openvino, fp32 = engines
+    limits = [12] * len(prompts)
+    free = openvino.generate(prompts, limits, set(), beams)
+    stop = free[-1][-1][0][-1]  # a token the candidates generate: with it as a stop id, some end early
+    stopped = 0
+    for found in (free, openvino.generate(prompts, limits, {stop}, beams)):
+        for prompt, candidates in zip(prompts, found):
+            assert len(candidates) == beams and len({tuple(ids) for ids, _ in candidates}) == beams
+            assert [s for _, s in candidates] == sorted((s for _, s in candidates), reverse=True)  # best first
+            for ids, score in candidates:
+                assert stop not in ids or found is free
+                scored = ids if len(ids) == 12 else ids + [stop]
+                stopped += len(ids) < 12
+                assert score == pytest.approx(forward_mean(fp32.model, prompt, scored), abs=0.02) and score < 0
+    assert stopped and all(len(ids) == 12 for candidates in free for ids, _ in candidates)
+
+
+def test_beams_track_fp32(engines, prompts):
+    openvino, fp32 = engines
+    limits = [8] * len(prompts)
+    ours, reference = openvino.generate(prompts, limits, set(), 3), fp32.generate(prompts, limits, set(), 3)
+    assert sum(a[0][0] == b[0][0] for a, b in zip(ours, reference)) >= len(prompts) // 2
+
+
+def test_rewriter_on_the_openvino_folder(run_dir):
+    rewriter = Rewriter(str(run_dir / "openvino"), retry_beams=4)
+    assert rewriter.backend == "openvino" and "OpenVINO GenAI" in rewriter.engine_choice
+    assert cpu_name() in rewriter.engine_choice
+    records = rewriter.rewrite_records(["where is teh eiffel tower", "hi", ""])
+    assert set(records[0]) >= {"input", "rewrite", "raw", "fallback", "restored", "retried", "confidence", "edits"}
+    assert records[0]["retried"]  # a random model's output falls back: searched again with 4 beams
+    assert 0 < records[0]["raw_confidence"] < 1
+    assert records[2]["rewrite"] == ""
+    # --backend openvino finds it beside the fp32 folder; --backend fp32 refuses it
+    assert open_engine(str(run_dir / "best"), backend="openvino").folder == run_dir / "openvino"
+    with pytest.raises(ModelError, match="pass the fp32 folder"):
+        open_engine(str(run_dir / "openvino"), backend="fp32")
+    with pytest.raises(ModelError, match="quantize.py --openvino"):
+        open_engine(str(run_dir / "openvino" / "nowhere"), backend="openvino")
+
+
+def test_a_changed_weights_file_is_refused(run_dir, tmp_path):
+    copy = shutil.copytree(run_dir / "openvino", tmp_path / "openvino")
+    with open(copy / "openvino_model.bin", "ab") as weights:
+        weights.write(b"\0")
+    with pytest.raises(ModelError, match="checksum"):
+        open_engine(str(copy))
+
+
+@pytest.mark.slow
+def test_quantize_openvino_writes_its_folder_and_infer_uses_it(tiny_model_dir, tmp_path):
+    """quantize.py --openvino writes weights/<run>/openvino (marked as its own), infer.py --backend openvino runs on
+    it; a folder there that quantize.py did not write is refused, exit 2, one line, nothing changed."""
+    best = shutil.copytree(tiny_model_dir, tmp_path / "run" / "best")
+    run_script("quantize.py", "--model", best, "--skip-benchmark", "--no-smoothing", "--openvino")
+    folder = tmp_path / "run" / "openvino"
+    assert {"openvino_model.xml", "openvino_model.bin", "config.json", "tokenizer.json"} <= {
+        p.name for p in folder.iterdir()}
+    assert json.loads((folder / OWNER_FILE).read_text())["written_by"] == "quantize.py"
+    done = run_script("infer.py", "--model", best, "--backend", "openvino", "where is teh eiffel tower")
+    assert "openvino engine" in done.stderr and done.stdout.strip() == "where is teh eiffel tower"  # random model: kept
+    run_script("quantize.py", "--model", best, "--skip-benchmark", "--no-smoothing", "--openvino")  # its own: replaced
+
+    other = shutil.copytree(tiny_model_dir, tmp_path / "other" / "best")
+    (tmp_path / "other" / "openvino").mkdir()
+    (tmp_path / "other" / "openvino" / "notes.txt").write_text("mine")
+    refused = run_script("quantize.py", "--model", other, "--skip-benchmark", "--openvino", check=False)
+    assert refused.returncode == 2 and "--openvino" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert [p.name for p in (tmp_path / "other" / "openvino").iterdir()] == ["notes.txt"]
+    assert not (tmp_path / "other" / "int8").exists()  # checked before anything was written
