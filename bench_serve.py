@@ -145,15 +145,17 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_server(args, log):
-    port = free_port()
-    command = [sys.executable, str(REPO / "serve.py"), "--model", args.model, "--port", str(port),
-               "--max-batch", str(args.max_batch), "--retry-beams", str(args.retry_beams),
-               "--min-confidence", str(args.min_confidence),
-               "--max-wait-ms", str(args.max_wait_ms),
-               "--deadline-ms", str(args.deadline_ms), "--queue-size", str(max(256, max(args.concurrency)))]
+def server_flags(args):
+    """The flags bench_serve.py passes on to the server it starts (serve.py, or serve_ray.py in bench_ray.py)."""
+    return ["--model", args.model, "--max-batch", str(args.max_batch), "--retry-beams", str(args.retry_beams),
+            "--min-confidence", str(args.min_confidence), "--max-wait-ms", str(args.max_wait_ms),
+            "--deadline-ms", str(args.deadline_ms)]
+
+
+def start_server(command, port, log, timeout_s=600):
+    """Starts a server command listening on `port` and waits until /health answers 200: (process, port)."""
     proc = subprocess.Popen(command, stdout=log, stderr=log, cwd=REPO)
-    end = time.monotonic() + 600
+    end = time.monotonic() + timeout_s
     while time.monotonic() < end and proc.poll() is None:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -164,7 +166,7 @@ def start_server(args, log):
             pass
         time.sleep(0.2)
     proc.kill()
-    sys.exit(f"error: serve.py did not become healthy (see {log.name})")
+    sys.exit(f"error: {Path(command[1]).name} did not become healthy (see {log.name})")
 
 
 def markdown(rows, offline_qps):
@@ -206,7 +208,10 @@ def main():
     rows = [batched, single]
     open_reports_dir(reports)
     with open(reports / "bench_serve.log", "w") as log:
-        proc, port = start_server(args, log)
+        port = free_port()
+        command = [sys.executable, str(REPO / "serve.py"), *server_flags(args), "--port", str(port),
+                   "--queue-size", str(max(256, max(args.concurrency)))]
+        proc, port = start_server(command, port, log)
         for concurrency in args.concurrency:
             rows.append(load_level(port, questions, concurrency))
             print(f"concurrency {concurrency}: {rows[-1]}", file=sys.stderr)
