@@ -48,6 +48,7 @@ from qrewrite.errors import ModelError
 from qrewrite.ray_cluster import add_address_argument, model_for_workers, start_ray
 from qrewrite.rewriter import Rewriter, guard_options
 
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # read as ray is imported: every replica's access line is shown
 try:
     import ray
     from ray import serve
@@ -206,7 +207,6 @@ def start(args):
     """Ray (local or joined), Serve's proxy on --host:--port, then the app; returns once every replica is up."""
     if args.address is None:
         check_port_free(args.host, args.port)
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # the replicas' access lines are all shown, not folded together
     start_ray(ray, args.address)
     serve.start(http_options={"host": args.host, "port": args.port},
                 logging_config={"log_level": "WARNING", "enable_access_log": False})
