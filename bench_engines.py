@@ -1,24 +1,20 @@
 """Engines side by side: the project's int8 engine in each of its settings and the peers a user might pick,
 on the same fine-tuned model, the same questions and the same prompt token ids, greedy, in one run.
 
-Rows: fp32 transformers (the reference); CTranslate2 (qrewrite/engines.py's CTranslate2Engine) on each int8
-backend it can use (CT2_USE_MKL=0 and =1: the backend is picked once per process, so every row runs in a process
-of its own, with CT2_VERBOSE=1), each compute type this CPU offers among int8, int8_float32, bfloat16 and
-int8_bfloat16, both thread layouts (2 workers x 1 thread, 1 worker x 2 threads) and the static prompt on and off;
-then OpenVINO GenAI (int8 weights, ContinuousBatchingPipeline), ONNX Runtime GenAI (int8) and llama.cpp (GGUF
-Q8_0, several sequences per llama_decode call). (OpenVINO's LLMPipeline and vLLM's CPU build were measured and
-lost to these everywhere; docs/results.md.) Each candidate runs in a process of its own: qrewrite/bench_workers.py.
+Rows: fp32 transformers (the reference); CTranslate2Engine on each int8 backend it can use (CT2_USE_MKL=0 and =1:
+picked once per process, so every row runs in a process of its own, with CT2_VERBOSE=1), each compute type this CPU
+offers among int8, int8_float32, bfloat16 and int8_bfloat16, both thread layouts (2 workers x 1 thread, 1 worker x 2
+threads) and the static prompt on and off; the openvino engine (OpenVINO GenAI, on quantize.py --openvino's folder
+beside --model); the peers ONNX Runtime GenAI (int8) and llama.cpp (GGUF Q8_0, several sequences per llama_decode).
+(OpenVINO's LLMPipeline and vLLM's CPU build lost everywhere: results.md.) qrewrite/bench_workers.py runs each row.
 
 Figures: ms for one question alone (median over the questions, batch 1), new tokens/s at batch 16 (16 prompts
-decoded together; the continuous-batching engines get every prompt at once with at most 16 sequences in flight),
-the share of greedy outputs identical to fp32's (fp32 one question at a time is the reference), corpus BLEU of the
-raw batch-16 outputs against the pairs' references (no guard), size on disk. A candidate that cannot run gets
-one line saying why. The table starts with the CPU (lscpu), the date and the threads, and ends with the goals
-for the settings the Rewriter picks on this CPU; it is printed and written to <reports>/bench_engines.md, .json.
-
-The peers are installed in a venv of their own (the project's stays clean) and run there: --peers-python.
-Their models are converted once into --peer-models (reused when present): optimum-cli export openvino
---weight-format int8, onnxruntime_genai's builder -p int8 -e cpu, quantize.py's GGUF Q8_0 export.
+decoded together), the share of greedy outputs identical to fp32's (fp32 one question at a time is the reference),
+corpus BLEU of the raw batch-16 outputs against the pairs' references (no guard), size on disk. A candidate that
+cannot run gets one line saying why. The table starts with the CPU (lscpu), the date and the threads, and ends with
+the goals for the settings the Rewriter picks on this CPU; it is printed and written to <reports>/bench_engines.md,
+.json. The peers run in a venv of their own (--peers-python; the project's stays clean), their models converted once
+into --peer-models (reused when present): onnxruntime_genai's builder -p int8 -e cpu, quantize.py's GGUF export.
 
     python bench_engines.py --model weights/full/best --peers-python /tmp/peers/bin/python
     python bench_engines.py --model weights/quick/best --limit 30 --peer-models /tmp/peer-models \\
@@ -113,11 +109,6 @@ def last_line(text):
     return lines[-1][:300] if lines else "no output"
 
 
-def export_openvino(python, model, out):
-    run_command([str(Path(python).parent / "optimum-cli"), "export", "openvino", "--model", str(model), "--task",
-                 "text-generation-with-past", "--weight-format", "int8", str(out)], "optimum-cli export openvino")
-
-
 def export_onnxruntime(python, model, out):
     with tempfile.TemporaryDirectory(prefix="ortgenai-cache.") as cache:
         run_command([python, "-m", "onnxruntime_genai.models.builder", "-i", str(model), "-o", str(out),
@@ -176,6 +167,20 @@ def ctranslate2_candidates(int8_folder):
     return candidates, skipped
 
 
+def openvino_candidates(model):
+    """[candidate], [(label, why not)]: the openvino engine on quantize.py --openvino's folder beside --model."""
+    from qrewrite.engines import holds_openvino_model
+    from qrewrite.paths import openvino_dir_for
+
+    label = f"OpenVINO GenAI ContinuousBatchingPipeline (the openvino engine), int8 weights, {BATCH} at a time"
+    folder = openvino_dir_for(model)
+    why = ("openvino_genai is not installed in this venv; pip install -e \".[openvino]\""
+           if not has_module(sys.executable, "openvino_genai") else None if holds_openvino_model(folder)
+           else f"no OpenVINO model in {folder}; run `python quantize.py --openvino --model {model}`")
+    candidate = {"label": label, "kind": "openvino", "python": sys.executable, "folder": str(folder), "env": {}}
+    return ([], [(label, why)]) if why else ([{**candidate, "size_mb": size_mb(folder, "openvino_model.*")}], [])
+
+
 def once(make):
     """make(), called the first time only; later calls give its result, or raise its CannotRun, again."""
     outcome = []
@@ -195,14 +200,10 @@ def once(make):
 def peer_candidates(args):
     """[candidate], [(label, why not)] for the peers: each needs its package in its venv and its converted model."""
     python, models = args.peers_python, args.peer_models
-    openvino = once(lambda: converted(models / "openvino-int8", "openvino_model.xml",
-                                      lambda out: export_openvino(python, args.model, out)))
     onnx = once(lambda: converted(models / "onnx-int8", "genai_config.json",
                                   lambda out: export_onnxruntime(python, args.model, out)))
     gguf = once(lambda: converted(models / "gguf", "model-q8_0.gguf", lambda out: export_gguf(args.model, out)))
     peers = [  # label, kind, its python, the module it needs, its model folder, its weight files
-        (f"OpenVINO GenAI ContinuousBatchingPipeline, int8 weights, up to {BATCH} sequences", "openvino_cb", python,
-         "openvino_genai", openvino, "openvino_model.*"),
         ("ONNX Runtime GenAI, int8 (MatMulNBits)", "onnxruntime", python, "onnxruntime_genai", onnx, "model.onnx*"),
         (f"llama.cpp GGUF Q8_0, up to {BATCH} sequences per llama_decode", "llama_cpp", python, "llama_cpp", gguf,
          "*.gguf"),
@@ -359,7 +360,7 @@ def main():
         fail(err)
     fp32 = {"label": "fp32 transformers (reference)", "kind": "fp32", "python": sys.executable, "folder": args.model,
             "env": {}, "size_mb": size_mb(args.model, "*.safetensors")}
-    ct2, ct2_skipped = ctranslate2_candidates(int8_folder)
+    ct2, ct2_skipped = (a + b for a, b in zip(ctranslate2_candidates(int8_folder), openvino_candidates(args.model)))
     peers, peers_skipped = peer_candidates(args)
     if args.only:
         ct2, peers = ([c for c in group if args.only.search(c["label"])] for group in (ct2, peers))

@@ -61,31 +61,10 @@ def open_ctranslate2(spec):
     return project_engine(engine)
 
 
-def openvino_config(base, max_new_tokens, stop_ids):
-    """The model's own generation config (its end of text), greedy, bounded, with the project's stop ids."""
-    base.do_sample = False
-    base.num_beams = 1
-    base.max_new_tokens = max_new_tokens
-    base.stop_token_ids = set(stop_ids)
-    return base
+def open_openvino(spec):
+    from qrewrite.openvino_engine import OpenVINOEngine
 
-
-def open_openvino_cb(spec):
-    """ContinuousBatchingPipeline (paged attention): every prompt at once, at most BATCH sequences in flight."""
-    import numpy as np
-    import openvino as ov
-    import openvino_genai as ov_genai
-
-    scheduler = ov_genai.SchedulerConfig()
-    scheduler.max_num_seqs = BATCH
-    scheduler.cache_size = 1  # GB of KV cache
-    pipe = ov_genai.ContinuousBatchingPipeline(spec["folder"], scheduler, "CPU", {"INFERENCE_NUM_THREADS": THREADS})
-
-    def generate(prompts, limits, stop_ids, batch):
-        configs = [openvino_config(pipe.get_config(), limit, stop_ids) for limit in limits]
-        found = pipe.generate([ov.Tensor(np.array([p], dtype=np.int64)) for p in prompts], configs)
-        return [list(result.m_generation_ids[0]) for result in found]
-    return generate
+    return project_engine(OpenVINOEngine(spec["folder"], threads=THREADS))
 
 
 def open_onnxruntime(spec):
@@ -170,7 +149,7 @@ def open_llama_cpp(spec):
     return generate
 
 
-OPENERS = {"fp32": open_fp32, "ctranslate2": open_ctranslate2, "openvino_cb": open_openvino_cb,
+OPENERS = {"fp32": open_fp32, "ctranslate2": open_ctranslate2, "openvino": open_openvino,
            "onnxruntime": open_onnxruntime, "llama_cpp": open_llama_cpp}
 
 

@@ -7,7 +7,7 @@ import pytest
 import bench_engines
 from conftest import run_script
 from qrewrite import bench_workers
-from quantize import quantize
+from quantize import export_openvino_dir, quantize
 
 
 def test_groups_keep_order_and_bounds():
@@ -76,6 +76,7 @@ def test_a_run_on_a_tiny_model(tiny_model_dir, tmp_path, pair_files):
     best = tmp_path / "weights" / "tiny" / "best"
     shutil.copytree(tiny_model_dir, best)
     quantize(str(best), best.parent / "int8")
+    export_openvino_dir(str(best), best.parent / "openvino")  # the openvino engine's row
     reports = tmp_path / "reports"
     done = run_script("bench_engines.py", "--model", best, "--data", pair_files[1], "--limit", "2",
                       "--reports", reports)
@@ -84,5 +85,7 @@ def test_a_run_on_a_tiny_model(tiny_model_dir, tmp_path, pair_files):
     assert fp32["same_as_fp32_alone"] == 1.0 and report["questions"] == 2
     ct2 = [label for label in report["engines"] if label.startswith("CTranslate2 int8, CT2_USE_MKL=0")]
     assert len(ct2) == 4  # two thread layouts, static prompt on and off
+    openvino = next(m for label, m in report["engines"].items() if label.startswith("OpenVINO GenAI"))
+    assert openvino["ms_alone"] > 0 and openvino["tokens_per_s_batch"] > 0 and openvino["size_mb"] > 0
     assert "no --peers-python given" in report["could_not_run"]["ONNX Runtime GenAI, int8 (MatMulNBits)"]
     assert (reports / "bench_engines.md").read_text() in done.stdout

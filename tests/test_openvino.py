@@ -101,6 +101,17 @@ def test_beams_track_fp32(engines, prompts):
     assert sum(a[0][0] == b[0][0] for a, b in zip(ours, reference)) >= len(prompts) // 2
 
 
+def test_qwen2_converts_with_its_biases(tiny_qwen2_dir, prompts, tmp_path):
+    """Another architecture (Qwen2: untied, biased query, key and value projections) through the same trace."""
+    openvino = OpenVINOEngine(export_openvino_dir(str(tiny_qwen2_dir), tmp_path / "openvino"), batch_size=4)
+    fp32 = TorchEngine(str(tiny_qwen2_dir), batch_size=4, device="cpu")
+    limits = [6] * len(prompts)
+    ours, reference = ([c[0] for c in engine.generate(prompts, limits, set())] for engine in (openvino, fp32))
+    assert sum(a[0][:3] == b[0][:3] for a, b in zip(ours, reference)) >= len(prompts) - 1
+    for prompt, (ids, score) in zip(prompts, ours):
+        assert score == pytest.approx(forward_mean(fp32.model, prompt, ids), abs=0.02)
+
+
 def test_rewriter_on_the_openvino_folder(run_dir):
     rewriter = Rewriter(str(run_dir / "openvino"), retry_beams=4)
     assert rewriter.backend == "openvino" and "OpenVINO GenAI" in rewriter.engine_choice
