@@ -162,9 +162,8 @@ def build_dataset(args, pieces, model, protected, actors, resources):
 
 
 def collect(dataset, output, expected):
-    """Appends the records to the output as they come, checking that each question comes once, in order; returns
-    (when the first piece came and how many records it held: the actors were up by then)."""
-    written, last, first = 0, 0, None
+    """Appends the records to the output as they come, checking that each question comes once, in order."""
+    written, last = 0, 0
     for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
         ids = batch["id"].tolist()
         if not ids:
@@ -173,10 +172,8 @@ def collect(dataset, output, expected):
             raise RuntimeError(f"records out of order after line {last} (lines {ids[0]}..{ids[-1]})")
         output.write_lines(batch["line"].tolist())
         written, last = written + len(ids), ids[-1]
-        first = first or (time.perf_counter(), written)
     if written != expected:
         raise RuntimeError(f"{written} records came back for {expected} questions")
-    return first
 
 
 def main(argv=None):
@@ -193,15 +190,14 @@ def main(argv=None):
         print(f"{total - done} questions in {len(pieces)} pieces for {actors} actor(s) {resources}", file=sys.stderr)
         rewriting = time.perf_counter()
         try:
-            first_at, first_count = collect(dataset, output, total - done)
+            collect(dataset, output, total - done)
         except KeyboardInterrupt:
             fail(f"interrupted: the records so far are kept in {output.partial}; run the same command with --resume")
         except RuntimeError as err:  # not expected of Ray; the file would not be infer.py's
             fail(f"{err}; {output.partial} holds what came before it: delete it and run again")
-        end, written = time.perf_counter(), total - done
-        steady = (written - first_count) / (end - first_at) if written > first_count else float("nan")
-        print(f"rewrote {written} questions in {end - rewriting:.1f} s ({written / (end - rewriting):.2f} questions/s; "
-              f"{steady:.2f} once the actors were up) with {actors} actor(s); Ray's start-up and the input's check "
+        seconds = time.perf_counter() - rewriting
+        print(f"rewrote {total - done} questions in {seconds:.1f} s ({(total - done) / seconds:.2f} questions/s, the "
+              f"actors' start included) with {actors} actor(s); Ray's start and the input's check took "
               f"{rewriting - start:.1f} s", file=sys.stderr)
         if args.address is None:
             ray.shutdown()

@@ -158,6 +158,9 @@ def parse_args(argv=None):
                         help="autoscaling: requests in flight a replica should hold (default: --max-batch)")
     parser.add_argument("--replica-cpus", type=positive_float, default=REPLICA_CPUS,
                         help="CPUs a replica reserves; its engine decodes on as many threads (default: %(default)s)")
+    parser.add_argument("--replica-gpus", type=float, default=0.0,
+                        help="GPUs a replica reserves (pass an fp32 --model: it then runs in bf16 on the GPU; the "
+                             "int8 engine is CPU-only)")
     parser.add_argument("--max-ongoing-requests", type=positive_int,
                         help="requests a replica takes at once (default: 2 x --max-batch: one batch decoding, "
                              "the next forming)")
@@ -169,6 +172,8 @@ def parse_args(argv=None):
         parser.error("--min-replicas bounds autoscaling; pass --max-replicas too")
     if args.max_replicas and args.max_replicas < (args.min_replicas or 1):
         parser.error(f"--max-replicas ({args.max_replicas}) must be at least --min-replicas ({args.min_replicas})")
+    if args.replica_gpus < 0:
+        parser.error(f"--replica-gpus must be 0 or more, not {args.replica_gpus}")
     if args.max_queued_requests == 0 or args.max_queued_requests < -1:
         parser.error("--max-queued-requests must be 1 or more, or -1 for no limit")
     return args
@@ -176,7 +181,7 @@ def parse_args(argv=None):
 
 def deployment_options(args):
     """The Rewriter deployment's Ray Serve options: a fixed number of replicas, or autoscaling bounds."""
-    options = {"ray_actor_options": {"num_cpus": args.replica_cpus},
+    options = {"ray_actor_options": {"num_cpus": args.replica_cpus, "num_gpus": args.replica_gpus},
                "max_ongoing_requests": args.max_ongoing_requests or 2 * args.max_batch,
                "max_queued_requests": args.max_queued_requests,
                "graceful_shutdown_timeout_s": SHUTDOWN_TIMEOUT_S,

@@ -141,7 +141,7 @@ def test_a_missing_model_is_one_line_error_before_ray_starts(tmp_path):
 
 @pytest.mark.parametrize("flags", [["--replicas", "0"], ["--port", "0"], ["--min-replicas", "2"],
                                    ["--min-replicas", "3", "--max-replicas", "2"], ["--max-queued-requests", "0"],
-                                   ["--replica-cpus", "-1"]])
+                                   ["--replica-cpus", "-1"], ["--replica-gpus", "-1"]])
 def test_bad_flags_are_one_line_errors(flags, capsys):
     import serve_ray
 
