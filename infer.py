@@ -102,11 +102,12 @@ def main():
                             engine_settings=args.engine_settings, **guard_options(args))
     except (DataError, ModelError) as err:
         fail(err)
-    print(rewriter.engine_choice, file=sys.stderr)
 
     bar, reasons, written = None, Counter(), done
     try:
         for index, chunk in enumerate(chunks(questions, args.chunk_size)):
+            if index == 0:  # after the first chunk is read: bad input's line stands alone
+                print(rewriter.engine_choice, file=sys.stderr)
             if bar is None and (index > 0 or len(chunk) > 50):
                 bar = tqdm(total=total, initial=done, unit="question", desc=f"rewriting ({rewriter.backend})")
             records = rewriter.rewrite_records(chunk, progress=bar or False, protected=protected)

@@ -37,7 +37,7 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
     assert valid["identity"]["bleu_01"] == round(valid["identity"]["bleu"] / 100, 4)
     io = json.loads((outputs / "valid_io.json").read_text())
     assert set(io[0]) == {"input", "reference", "prediction", "bleu", "raw", "fallback", "restored", "retried",
-                          "dropped", "invented", "changed", "meaning_changed"}
+                          "confidence", "raw_confidence", "dropped", "invented", "changed", "meaning_changed"}
     assert {"kept", "invented", "changed", "over_correction", "content_recall"} <= set(valid["model"])
     assert metrics["retry_beams"] == 4 and valid["retried"] == sum(r["retried"] for r in io)
 
