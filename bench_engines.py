@@ -16,9 +16,8 @@ the goals for the settings the Rewriter picks on this CPU; it is printed and wri
 .json. The peers run in a venv of their own (--peers-python; the project's stays clean), their models converted once
 into --peer-models (reused when present): onnxruntime_genai's builder -p int8 -e cpu, quantize.py's GGUF export.
 
-    python bench_engines.py --model weights/full/best --peers-python /tmp/peers/bin/python
-    python bench_engines.py --model weights/quick/best --limit 30 --peer-models /tmp/peer-models \\
-        --peers-python /tmp/peers/bin/python --only 'MKL=0|OpenVINO|ONNX|llama'    # run it alone on the machine
+    python bench_engines.py --model weights/full/best --peers-python /tmp/peers/bin/python   # alone on the machine
+    python bench_engines.py --model weights/quick/best --limit 30 --only 'MKL=0|OpenVINO'  # no MKL rows, no peers
 """
 import argparse
 import json
@@ -41,6 +40,7 @@ CT2_COMPUTE_TYPES = ("int8", "int8_float32", "bfloat16", "int8_bfloat16")  # eac
 CT2_LAYOUTS = ((THREADS, 1), (1, THREADS))  # (workers, threads each)
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
 REPORT_NAMES = ["bench_engines.json", "bench_engines.md"]
+PROJECT_OPENVINO = "the openvino engine"  # in its row's label: the project's own engine, not a peer
 REPO = Path(__file__).resolve().parent
 WORKER_MODULE = "qrewrite.bench_workers"  # run from REPO, so any venv finds it
 
@@ -172,7 +172,7 @@ def openvino_candidates(model):
     from qrewrite.engines import holds_openvino_model
     from qrewrite.paths import openvino_dir_for
 
-    label = f"OpenVINO GenAI ContinuousBatchingPipeline (the openvino engine), int8 weights, {BATCH} at a time"
+    label = f"OpenVINO GenAI ContinuousBatchingPipeline ({PROJECT_OPENVINO}), int8 weights, {BATCH} at a time"
     folder = openvino_dir_for(model)
     why = ("openvino_genai is not installed in this venv; pip install -e \".[openvino]\""
            if not has_module(sys.executable, "openvino_genai") else None if holds_openvino_model(folder)
@@ -288,22 +288,24 @@ def shipped_label():
 
 
 def goals(report):
-    """The goals, for the settings the Rewriter picks here: batch speed, one question against the best peer,
-    greedy outputs identical to fp32's, BLEU against fp32's."""
+    """The goals, for the settings the Rewriter picks here: batch speed, one question on the project's fastest
+    engine against the fastest peer, greedy outputs identical to fp32's, BLEU against fp32's."""
     rows, label = report["engines"], shipped_label()
     if label not in rows:
         return ["", f"goals: the row the Rewriter picks here ({label}) was not measured"]
     mine, fp32 = rows[label], next(iter(rows.values()))
-    peers = {name: m for name, m in rows.items() if not name.startswith(("CTranslate2", "fp32"))}
-    fastest = min(peers, key=lambda name: peers[name]["ms_alone"]) if peers else None
+    ours = {name: m for name, m in rows.items() if name.startswith("CTranslate2") or PROJECT_OPENVINO in name}
+    peers = {name: m for name, m in rows.items() if name not in ours and not name.startswith("fp32")}
+    quickest = min(ours, key=lambda name: ours[name]["ms_alone"])
     met = lambda ok: "met" if ok else "not met"
     lines = ["", f"goals, for the settings the Rewriter picks on this CPU ({label}):",
              f"- {mine['tokens_per_s_batch']} new tok/s at batch {BATCH} (goal >= 400): "
              f"{met(mine['tokens_per_s_batch'] >= 400)}"]
-    if fastest:
-        lines.append(f"- one question alone {mine['ms_alone']} ms; the fastest peer, {fastest}, "
-                     f"{peers[fastest]['ms_alone']} ms (goal: no slower): "
-                     f"{met(mine['ms_alone'] <= peers[fastest]['ms_alone'])}")
+    if peers:
+        fastest = min(peers, key=lambda name: peers[name]["ms_alone"])
+        lines.append(f"- one question alone: {ours[quickest]['ms_alone']} ms ({quickest}); the fastest peer, "
+                     f"{fastest}, {peers[fastest]['ms_alone']} ms (goal: no slower): "
+                     f"{met(ours[quickest]['ms_alone'] <= peers[fastest]['ms_alone'])}")
     lines += [f"- greedy output identical to fp32 on {mine['same_as_fp32_batch']:.1%} (goal >= 90%): "
               f"{met(mine['same_as_fp32_batch'] >= 0.9)}",
               f"- BLEU {mine['bleu_batch']:.2f} against fp32's {fp32['bleu_batch']:.2f} (goal: within 0.5): "

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from qrewrite.cli import ArgumentParser, fail, positive_int
+from qrewrite.cli import ArgumentParser, add_backend_argument, fail, positive_int
 from qrewrite.edits import explain
 from qrewrite.errors import DataError, ModelError
 from qrewrite.modeling import TRAINED_MODEL
@@ -65,9 +65,7 @@ def parse_args():
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run that left <out>.partial (the same command: same --input, "
                              "--out and --chunk-size)")
-    parser.add_argument("--backend", choices=["auto", "fp32", "int8", "openvino"], default="auto",
-                        help="int8: the int8 model quantize.py wrote beside --model; openvino: the OpenVINO model "
-                             "quantize.py --openvino wrote there (auto: what --model holds)")
+    add_backend_argument(parser)
     parser.add_argument("--beams", type=positive_int, default=1,
                         help="1: greedy; more: beam search (every engine), keeping the candidate that best "
                              "balances the model's confidence and keeping the input; slower, fewer wrong corrections")

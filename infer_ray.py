@@ -23,7 +23,7 @@ import time
 from itertools import islice
 from pathlib import Path
 
-from qrewrite.cli import ArgumentParser, fail, positive_float, positive_int
+from qrewrite.cli import ArgumentParser, add_backend_argument, fail, positive_float, positive_int
 from qrewrite.errors import DataError, ModelError
 from qrewrite.modeling import TRAINED_MODEL
 from qrewrite.ray_cluster import add_address_argument, model_for_workers, start_ray
@@ -90,8 +90,7 @@ def parse_args(argv=None):
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run that left <out>.partial (same --input and --out)")
     parser.add_argument("--ids", action="store_true", help='add "id": the question\'s line number in --input')
-    parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
-                        help="int8: the int8 model quantize.py wrote beside --model (auto: what --model holds)")
+    add_backend_argument(parser)
     parser.add_argument("--beams", type=positive_int, default=1, help="1: greedy; more: beam search, as infer.py")
     add_guard_arguments(parser)
     add_engine_arguments(parser)

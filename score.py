@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 from qrewrite import calibration
-from qrewrite.cli import ArgumentParser, fail, positive_int
+from qrewrite.cli import ArgumentParser, add_backend_argument, fail, positive_int
 from qrewrite.data import load_pairs, read_mqr, write_json_atomic
 from qrewrite.edits import edit_counts, edit_scores, edits
 from qrewrite.engines import CONVERTED, folder_kind
@@ -236,9 +236,7 @@ def main():
                              "files and MQR .tsv files (each scored as a split named by its file)")
     parser.add_argument("--splits", nargs="+", default=["train", "valid"], help="with a datamod.py folder")
     parser.add_argument("--limit", type=positive_int, help="first N pairs of each split (quick runs)")
-    parser.add_argument("--backend", choices=["auto", "fp32", "int8", "openvino"], default="auto",
-                        help="int8: the int8 model quantize.py wrote beside --model; openvino: the OpenVINO model "
-                             "quantize.py --openvino wrote there (auto: what --model holds)")
+    add_backend_argument(parser)
     parser.add_argument("--beams", type=positive_int, default=1, help="1: greedy; more: beam search, see infer.py")
     parser.add_argument("--batch-size", type=positive_int, default=16)
     add_guard_arguments(parser)

@@ -141,7 +141,8 @@ def main(argv=None):
                             engine_settings=args.engine_settings, **guard_options(args))
     except ModelError as err:
         fail(err)
-    log.info("model %s loaded (%s) in %.1f s", args.model, rewriter.backend, time.perf_counter() - start)
+    log.info("model %s loaded (%s) in %.1f s; %s", args.model, rewriter.backend, time.perf_counter() - start,
+             rewriter.engine_choice)
     app = create_app(rewriter, args)
     # uvicorn handles SIGTERM while it runs (stop accepting, finish requests, stop the worker), then
     # re-raises it to the handler it found: ignoring it there lets that graceful stop exit 0.

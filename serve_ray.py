@@ -116,8 +116,8 @@ class RewriterReplica:
         self.rewriter = Rewriter(args.model, batch_size=args.max_batch, backend=args.backend,
                                  engine_settings=args.engine_settings, **guard_options(args))
         self.rewriter.rewrite_records([WARM_UP_QUESTION])
-        log.info("replica: model %s loaded (%s) and warmed up in %.1f s", args.model, self.rewriter.backend,
-                 time.perf_counter() - start)
+        log.info("replica: model %s loaded (%s) and warmed up in %.1f s; %s", args.model, self.rewriter.backend,
+                 time.perf_counter() - start, self.rewriter.engine_choice)
         self.rewrite_batch.set_max_batch_size(args.max_batch)
         self.rewrite_batch.set_batch_wait_timeout_s(args.max_wait_ms / 1000)
         self.service = RayService(self, args)

@@ -325,15 +325,14 @@ def add_service_arguments(parser):
     the limits of a request, logging. Each script adds --port and its own (threads and queue, or replicas)."""
     import argparse
 
-    from qrewrite.cli import positive_int
+    from qrewrite.cli import add_backend_argument, positive_int
     from qrewrite.engines import int8_dir_for
     from qrewrite.modeling import TRAINED_MODEL
     from qrewrite.rewriter import add_engine_arguments, add_guard_arguments
 
     parser.add_argument("--model", default=str(int8_dir_for(TRAINED_MODEL)),
                         help="model folder, as for infer.py (default: %(default)s)")
-    parser.add_argument("--backend", choices=["auto", "fp32", "int8"], default="auto",
-                        help="int8: the int8 model quantize.py wrote beside --model (auto: what --model holds)")
+    add_backend_argument(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--max-batch", type=positive_int, default=16, help="questions per engine call")
     add_guard_arguments(parser)

@@ -86,3 +86,10 @@ def fraction(text):
     if value >= 1:
         raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
     return value
+
+
+def add_backend_argument(parser):
+    """--backend, as every script that rewrites takes it."""
+    parser.add_argument("--backend", choices=["auto", "fp32", "int8", "openvino"], default="auto",
+                        help="int8: the int8 model quantize.py wrote beside --model; openvino: the OpenVINO model "
+                             "quantize.py --openvino wrote there (auto: what --model holds)")
