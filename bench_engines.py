@@ -41,8 +41,7 @@ CT2_LAYOUTS = ((THREADS, 1), (1, THREADS))  # (workers, threads each)
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
 REPORT_NAMES = ["bench_engines.json", "bench_engines.md"]
 PROJECT_OPENVINO = "the openvino engine"  # in its row's label: the project's own engine, not a peer
-REPO = Path(__file__).resolve().parent
-WORKER_MODULE = "qrewrite.bench_workers"  # run from REPO, so any venv finds it
+REPO, WORKER_MODULE = Path(__file__).resolve().parent, "qrewrite.bench_workers"  # run from REPO: any venv finds it
 
 class CannotRun(Exception):
     """A candidate that cannot run here; its message is the one line the table gives it."""

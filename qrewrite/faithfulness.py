@@ -31,51 +31,28 @@ from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-# chat-speak and the words it stands for: spelling them out changes nothing
-CHAT_SPEAK = {"u": "you", "ur": "your you're", "r": "are", "y": "why", "c": "see", "b4": "before", "gr8": "great",
-              "l8": "late", "l8r": "later", "2day": "today", "2nite": "tonight", "2morrow": "tomorrow",
-              "2moro": "tomorrow", "4ever": "forever", "some1": "someone", "any1": "anyone", "every1": "everyone",
-              "no1": "one", "w8": "wait", "m8": "mate", "h8": "hate",
-              "pls": "please", "plz": "please", "thx": "thanks", "ty": "thank", "cuz": "because", "bc": "because",
-              "ok": "okay", "rly": "really", "ppl": "people", "tmrw": "tomorrow", "prob": "probably",
-              "smth": "something", "smt": "something", "gud": "good", "idk": "know", "tbh": "honest",
-              "gonna": "going", "wanna": "want", "gotta": "got", "imo": "opinion", "btw": "way", "whats": "what's"}
-CHAT_NUMERALS = {w for w in CHAT_SPEAK if any(c.isdigit() for c in w)}  # "b4", "gr8": not numbers
-NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split()) if i >= 2}  # "one" is mostly a pronoun ("which one")
-NEGATIONS = {"not", "no", "never", "without", "cannot", "nor", "nobody", "nothing", "none", "neither", "nowhere"}
-NT_FORMS = {"dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent", "cant", "couldnt", "wouldnt",
-            "shouldnt", "wont", "havent", "hasnt", "hadnt", "aint", "mustnt", "neednt", "mightnt", "idk"}
-LONG_NEGATIONS = {"without", "never", "nothing", "nobody", "neither", "cannot", "nowhere"}
-NOT_NAMES = {"i", "i'm", "i've", "i'll", "i'd", "im", "ive", "ill", "id"}
-STOPWORDS = set("""
-a an the is are was were be been am do does did to of in on at for with from by about as into and or but if so
-it its this that these those there here i me my you your u ur we our he she they them his her their what which
-who how when where why can could should would will just some any very really
-""".split())
-NAME_MATCH = 0.75  # SequenceMatcher ratio from which two words are the same name ("frnace" ~ "France": 0.83)
-# words a rewrite may add to reshape a question ("how to X" -> "How do I X?") without changing what it asks
-FUNCTION_WORDS = STOPWORDS | set("""
-being done has have had having get got go going make made than then because while until after before since
-one ones mine yours us him them nor not no up down out off over under onto other another each every both either
-best
-all more most less least much many few such same also too even still yet own only way ways need needs like
-what's it's that's there's don't doesn't isn't aren't can't won't i'm i've i'd
-""".split())
-# words that say when: each stands alone ("tmrw" is spelled out first); "may" is left out (mostly the verb)
-TIME_WORDS = set("""
-today tonight tomorrow yesterday weekend weekends weekday weekdays
-monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednesdays thursdays fridays saturdays
-sundays january february march april june july august september october november december
-""".split())
-# words that say when or how often only after one of TIME_DETERMINERS ("last night", "this morning", "a week")
-TIME_UNITS = set("""
-night nights morning mornings afternoon afternoons evening evenings day days week weeks month months year years
-hour hours summer winter spring autumn
-""".split())
-TIME_DETERMINERS = {"last", "next", "this", "every", "each", "per", "a", "an", "tomorrow", "yesterday"}
-TIME_PHRASE_WORDS = TIME_WORDS | TIME_UNITS | TIME_DETERMINERS  # not the context of a time word: its own phrase
+from qrewrite.wordlists import (
+    ASIDE_WORDS,
+    ASKER_REMARK_WORDS,
+    CHAT_NUMERALS,
+    CHAT_SPEAK,
+    CHOICE_WORDS,
+    EMBEDDED_QUESTION_WORDS,
+    FUNCTION_WORDS,
+    LONG_NEGATIONS,
+    NAME_MATCH,
+    NEGATIONS,
+    NOT_AN_OPTION,
+    NOT_NAMES,
+    NT_FORMS,
+    NUMBER_WORDS,
+    STOPWORDS,
+    TIME_DETERMINERS,
+    TIME_PHRASE_WORDS,
+    TIME_UNITS,
+    TIME_WORDS,
+)
+
 WORD = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
 SENTENCE_END = re.compile(r"[.!?:;\n]")
 
@@ -271,15 +248,6 @@ def context_kept(position, source, output_words, skip=frozenset()):
     return any(close_match(w, output_words) for w in near) if near else True
 
 
-# Words of the remarks about the asker, not the question, that hold a negation: "no idea", "not sure if this is the
-# right place", "I'm not very good with this stuff", "couldn't find a clear answer", "no rush". Such a remark may
-# go; a negation in any other sentence must stay ("I'm not at home", "a debt I don't recognize").
-ASKER_REMARK_WORDS = set("""
-idea sure know knows knew clue answer expert good explain explained understand understood find found help helped
-sense clear luck rush hurry worries stuff
-""".split())
-
-
 def is_asker_word(word):
     """A word of ASKER_REMARK_WORDS, misspelt or chat-speak as it may be ("snse", "gud")."""
     word = CHAT_SPEAK.get(plain(word), plain(word))
@@ -290,10 +258,6 @@ def in_asker_remark(position, source):
     """Whether the negation at `position` stands in a remark about the asker: one of the 3 content words after it
     (same sentence) is an ASKER_REMARK_WORDS word ("idk if this makes snse", "not very gud with this stuff")."""
     return any(is_asker_word(w) for w in content_neighbours(position, source, ("right",), 3))
-
-
-# after "don't know", "no idea", "not sure": the words that start an embedded question, which is the question itself
-EMBEDDED_QUESTION_WORDS = {"how", "what", "why", "when", "where", "which", "who", "whether", "if"}
 
 
 def asker_remark_kept(position, source, output_words):
@@ -321,13 +285,6 @@ def is_or_not(position, source):
         position, source, ("right",), 1)
 
 
-# what may follow an "or" without making it a choice the question asks about ("or something", "or not")
-NOT_AN_OPTION = {"something", "whatever", "anything", "not", "smth", "sth", "else", "so", "elsewhere", "somewhere",
-                 "someone", "anyone", "similar", "what"}
-# how a rewrite may keep a choice ("X or Y" -> "between X and Y")
-CHOICE_WORDS = {"or", "nor", "vs", "versus", "between"}
-
-
 def choices(source, output_words):
     """The "or"s of the question that join two options, in the part the rewrite kept (a content word before the
     "or", same sentence, is kept): "should I contact them or the airline" is one."""
@@ -341,13 +298,6 @@ def choices(source, output_words):
         before = content_neighbours(position, source, ("left",), 2)
         found += not before or any(close_match(w, output_words) for w in before)
     return found
-
-
-# words said around a question, not in it: a rewrite drops them freely, wherever they stand (typos of them too)
-ASIDE_WORDS = set("""
-thanks thank thx tia cheers ty haha hahaha lol lmao hehe asap urgent please pls plz plus also help trying want
-typos sorry system
-""".split())
 
 
 def is_aside_word(word):
@@ -436,18 +386,6 @@ def meaning_changes(source, output, reference=None):
     return {"dropped": kept_by_reference(source, output, reference),
             "invented": [x for x in invented_items(source, output) if x in not_in_reference],
             "changed": [w for w in changed_words(source, output) if not holds_word(plain(w), reference_words)]}
-
-
-def holds_term(text, term):
-    """Whether `text` holds `term` exactly as written (case included), not as part of a longer word."""
-    before = r"(?<![^\W_])" if term[:1].isalnum() else ""
-    after = r"(?![^\W_])" if term[-1:].isalnum() else ""
-    return re.search(before + re.escape(term) + after, text) is not None
-
-
-def protected_changes(source, output, protected):
-    """The caller's protected terms that `source` holds and `output` does not hold exactly as written."""
-    return [term for term in protected if term.strip() and holds_term(source, term) and not holds_term(output, term)]
 
 
 def change_reason(source, output):

@@ -22,10 +22,11 @@ from qrewrite import calibration, cpu
 from qrewrite.edits import apply_edits, edits, safe_edits
 from qrewrite.engines import open_engine
 from qrewrite.errors import ModelError
-from qrewrite.faithfulness import change_reason, protected_changes
+from qrewrite.faithfulness import change_reason
 from qrewrite.metrics import input_overlap
 from qrewrite.modeling import TRAINED_MODEL
 from qrewrite.prompt import plain_token_ids, prompt_token_ids, stop_token_ids
+from qrewrite.protected import protected_changes
 from qrewrite.restore import restore_changed
 from qrewrite.skip import skip_reason
 

@@ -2,7 +2,7 @@
 unchanged with "changed: <term>" after the usual second search."""
 import pytest
 
-from qrewrite.faithfulness import holds_term, protected_changes
+from qrewrite.protected import holds_term, protected_changes
 from qrewrite.rewriter import Rewriter
 
 # From the shipped benchmarks: the quick model's greedy rewrite drops "factory" and passes the guard (a dropped
