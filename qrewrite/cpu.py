@@ -19,26 +19,25 @@ DEFAULT_SETTINGS = {"backend": None, "compute_type": "int8", "workers": "all", "
 BACKENDS = {"mkl": "1", "onednn": "0"}  # CT2_USE_MKL; None leaves CTranslate2 its own choice (by vendor)
 
 
-def cpu_vendor():
-    """GenuineIntel, AuthenticAMD, ... from /proc/cpuinfo (Linux); the platform's processor name elsewhere."""
+def cpuinfo(field):
+    """A field of /proc/cpuinfo ("vendor_id", "model name"), or None off Linux."""
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("vendor_id"):
+            if line.startswith(field):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    return None
+
+
+def cpu_vendor():
+    """GenuineIntel, AuthenticAMD, ... (the platform's processor name off Linux)."""
+    return cpuinfo("vendor_id") or platform.processor() or "unknown"
 
 
 def cpu_name():
     """The CPU's model name, for the line a script prints about its choice."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    return cpuinfo("model name") or platform.processor() or "unknown CPU"
 
 
 def parse_settings(text):

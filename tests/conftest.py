@@ -111,3 +111,16 @@ def ray_cluster():
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
+
+
+ENGINE_QUESTIONS = ["hi", "where is teh eiffel tower", "wat time does teh bank open on sundays and holidays pls",
+                    "can i not pay by card", "um when does the store on 5th street open", "ok",
+                    "sorry dumb question but how long to boil an egg"]
+
+
+@pytest.fixture(scope="session")
+def prompts(tokenizer):
+    """The prompt token ids of ENGINE_QUESTIONS, as the engines get them."""
+    from qrewrite.prompt import plain_token_ids, prompt_token_ids
+
+    return [prompt_token_ids(tokenizer, plain_token_ids(tokenizer, q)) for q in ENGINE_QUESTIONS]

@@ -2,17 +2,7 @@
 import pytest
 
 from qrewrite.engines import CTranslate2Engine, TorchEngine
-from qrewrite.prompt import plain_token_ids, prompt_token_ids
 from quantize import quantize
-
-QUESTIONS = ["hi", "where is teh eiffel tower", "wat time does teh bank open on sundays and holidays pls",
-             "can i not pay by card", "um when does the store on 5th street open", "ok",
-             "sorry dumb question but how long to boil an egg"]
-
-
-@pytest.fixture(scope="module")
-def prompts(tokenizer):
-    return [prompt_token_ids(tokenizer, plain_token_ids(tokenizer, q)) for q in QUESTIONS]
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,8 @@ from qrewrite.engines import TorchEngine, open_engine
 from qrewrite.errors import ModelError
 from qrewrite.openvino_engine import OpenVINOEngine
 from qrewrite.paths import OWNER_FILE
-from qrewrite.prompt import plain_token_ids, prompt_token_ids
 from qrewrite.rewriter import Rewriter
 from quantize import export_openvino_dir
-
-QUESTIONS = ["hi", "where is teh eiffel tower", "wat time does teh bank open on sundays and holidays pls",
-             "can i not pay by card", "um when does the store on 5th street open", "ok",
-             "sorry dumb question but how long to boil an egg"]
-
-
-@pytest.fixture(scope="module")
-def prompts(tokenizer):
-    return [prompt_token_ids(tokenizer, plain_token_ids(tokenizer, q)) for q in QUESTIONS]
 
 
 @pytest.fixture(scope="module")
