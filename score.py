@@ -113,7 +113,8 @@ def calibrate(rewriter, metrics, io):
     try:
         points, held_out = calibration.fit(raw, right), calibration.cross_fitted(raw, right)
     except ValueError as err:
-        raise DataError(f"--calibrate: {err}; the valid split has too few rewrites to fit (drop --limit)") from None
+        raise DataError(f"--calibrate: {err}; too few of the valid split's rewrites are right, or too few wrong, "
+                        "to fit (drop --limit, or train the model longer)") from None
     confidences = [1.0] * len(io)
     for k, value in zip(asked, held_out):
         confidences[k] = value
@@ -276,8 +277,8 @@ def main():
         if args.calibrate and name == "valid":
             try:
                 stored = calibrate(rewriter, metrics, io)
-            except DataError as err:
-                fail(err)
+            except DataError as err:  # the scores stand; the confidence stays raw
+                print(f"warning: {err}; no calibration written", file=sys.stderr)
         open_reports_dir(reports)
         write_json_atomic(reports / f"{name}_io.json", io)
         report["splits"][name] = metrics
@@ -286,7 +287,7 @@ def main():
     decoding = ("greedy" if args.beams == 1 else f"{args.beams} beams") + ("" if args.guard else ", no guard")
     print(f"\nmodel {args.model} ({rewriter.backend}, {decoding}); identity = copying the input")
     print_tables(report)
-    if args.calibrate:
+    if "calibration" in report["splits"].get("valid", {}):
         print_calibration(report["splits"]["valid"]["calibration"], stored)
     print(f"wrote {reports}/metrics.json and {', '.join(f'{reports}/{n}_io.json' for n in splits)}")
 
