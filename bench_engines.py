@@ -85,14 +85,15 @@ def converted(folder, marker, convert):
     folder = Path(folder)
     if (folder / marker).is_file():
         return folder
+    if folder.is_dir() and any(folder.iterdir()):  # not ours: never deleted
+        raise CannotRun(f"{folder} holds files but no {marker}; move it away or pass other --peer-models")
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     start = time.perf_counter()
     convert(partial)
     if not (partial / marker).is_file():
         raise CannotRun(f"the conversion wrote no {marker}")
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
+    partial.rename(folder)  # onto nothing, or an empty folder
     print(f"converted {folder} in {time.perf_counter() - start:.0f} s", flush=True)
     return folder
 
@@ -204,9 +205,8 @@ def peer_candidates(args):
     gguf = once(lambda: converted(models / "gguf", "model-q8_0.gguf", lambda out: export_gguf(args.model, out)))
     peers = [  # label, kind, its python, the module it needs, its model folder, its weight files
         ("ONNX Runtime GenAI, int8 (MatMulNBits)", "onnxruntime", python, "onnxruntime_genai", onnx, "model.onnx*"),
-        (f"llama.cpp GGUF Q8_0, up to {BATCH} sequences per llama_decode", "llama_cpp", python, "llama_cpp", gguf,
-         "*.gguf"),
-    ]
+        (f"llama.cpp GGUF Q8_0, up to {BATCH} sequences a llama_decode", "llama_cpp", python, "llama_cpp", gguf,
+         "*.gguf")]
     candidates, skipped = [], []
     for label, kind, peer_python, module, folder_of, pattern in peers:
         try:
