@@ -18,7 +18,9 @@ question needs: "How do I"), "reordered" (words removed in one place and added i
 import re
 from difflib import SequenceMatcher
 
-from qrewrite.faithfulness import CHAT_SPEAK, NT_FORMS, is_shouted, is_unknown_word, one_edit_apart, plain
+from qrewrite.faithfulness import is_shouted
+from qrewrite.text import is_unknown_word, one_edit_apart, plain
+from qrewrite.wordlists import CHAT_SPEAK, NT_FORMS
 
 PIECE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|\s+|[\W_]")
 PIECE_IS_WORD = re.compile(r"[^\W_]")

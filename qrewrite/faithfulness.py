@@ -8,6 +8,8 @@ checks that leave an input alone before any generation are in qrewrite/skip.py.
 Definitions (all compared case-insensitively):
 - number: digits in a word ("4417", "$2,000" -> 2000, "5th" -> 5), or a number word from two to twenty;
   chat-speak such as "b4" or "gr8" is not a number.
+- aside: a remark about the asker the question does not depend on ("im 12", "nothing i try works"; the list is in
+  qrewrite/asides.py): a number, negation or time word in it may go when the rewrite drops the aside whole.
 - name: a word with a digit and letters ("401k"), a mixed-case word ("iPhone"), an acronym ("NASA", unless the
   whole text is shouted), or a capitalised word that does not start a sentence ("Chase", "Sonoma").
 - negation: not, no, never, without, ... and every n't form (typed with or without the apostrophe). One in a
@@ -31,6 +33,19 @@ from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
 
+from qrewrite.asides import dropped_aside_positions
+from qrewrite.text import (
+    SENTENCE_END,
+    WORD,
+    close_match,
+    holds_word,
+    is_unknown_word,
+    one_edit_apart,
+    plain,
+    sentence_ids,
+    spelled_out,
+    words,
+)
 from qrewrite.wordlists import (
     ASIDE_WORDS,
     ASKER_REMARK_WORDS,
@@ -40,7 +55,6 @@ from qrewrite.wordlists import (
     EMBEDDED_QUESTION_WORDS,
     FUNCTION_WORDS,
     LONG_NEGATIONS,
-    NAME_MATCH,
     NEGATIONS,
     NOT_AN_OPTION,
     NOT_NAMES,
@@ -52,13 +66,6 @@ from qrewrite.wordlists import (
     TIME_UNITS,
     TIME_WORDS,
 )
-
-WORD = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
-SENTENCE_END = re.compile(r"[.!?:;\n]")
-
-
-def words(text):
-    return WORD.findall(text)
 
 
 @lru_cache(maxsize=1 << 16)  # the guard asks about the same words again and again; fuzzy matching is slow
@@ -136,67 +143,6 @@ def negations(text, fuzzy=False):
     return [(w, i) for i, w in enumerate(words(text.lower())) if is_negation(w, fuzzy)]
 
 
-def close_match(word, candidates):
-    word = word.lower()
-    return any(word == c or (min(len(word), len(c)) >= 4 and SequenceMatcher(None, word, c).ratio() >= NAME_MATCH)
-               for c in candidates)
-
-
-def one_edit_apart(a, b):
-    """Whether two words of 3 letters or more differ by one typo: a letter added, dropped, changed or swapped."""
-    if min(len(a), len(b)) < 3 or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) <= 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
-                                  and a[diff[1]] == b[diff[0]])
-    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
-    return any(longer[:i] + longer[i + 1:] == shorter for i in range(len(longer)))
-
-
-def plain(word):
-    return word.lower().replace("’", "'").replace("'", "")
-
-
-def spelled_out(text):
-    """The plain words of a text, with the words its chat-speak stands for."""
-    found = set()
-    for word in words(text):
-        found |= {plain(word), *CHAT_SPEAK.get(word.lower(), "").replace("'", "").split()}
-    return found
-
-
-def stem(word):
-    """The word without one common ending: "moving" and "move" -> "mov", "running" -> "run", "optimization" ->
-    "optim"."""
-    for ending in ("ization", "ation", "ing", "ed", "es", "s", "e"):
-        if word.endswith(ending) and len(word) - len(ending) >= 3:
-            root = word[:-len(ending)]
-            return root[:-1] if ending in ("ing", "ed") and root[-1] == root[-2] and root[-1] not in "aeiou" else root
-    return word
-
-
-def holds_word(word, held):
-    """Whether `word` (plain) is one of the `held` words, as written, with a typo fixed, or with another ending."""
-    if word in held or close_match(word, held):
-        return True
-    root = stem(word)
-    for other in held:
-        other_root = stem(other)
-        if one_edit_apart(word, other) or root == other_root or (min(len(root), len(other_root)) >= 4 and (
-                one_edit_apart(root, other_root) or root.startswith(other_root) or other_root.startswith(root))):
-            return True
-    return False
-
-
-def is_unknown_word(word):
-    """Whether no English text wordfreq counted holds `word` (plain): "mombetasa" and "frnace" are unknown,
-    "mombasa" and "france" are not."""
-    from wordfreq import zipf_frequency
-
-    return zipf_frequency(word, "en") == 0
-
-
 def changed_words(source, output):
     """Content words of `output` that stand for no word of `source` (see "changed word" in the module docstring),
     and words written more often than the question holds words they can stand for: one "better" does not become
@@ -214,16 +160,6 @@ def changed_words(source, output):
         if not holds_word(bare, held) or bare in written_too_often or respelt:
             changed.append(word)
     return list(dict.fromkeys(changed))
-
-
-def sentence_ids(text):
-    """For each word of the text, the number of the sentence it stands in."""
-    ids, sentence, last = [], 0, 0
-    for match in WORD.finditer(text):
-        sentence += bool(SENTENCE_END.search(text[last:match.start()]))
-        ids.append(sentence)
-        last = match.end()
-    return ids
 
 
 def content_neighbours(position, source, sides, count, skip=frozenset()):
@@ -334,16 +270,16 @@ def dropped_items(source, output):
     the 13 (no shipped reference drops a number with its sentence), while a name in a dropped remark ("saw it on a
     TV show") may go."""
     output_words = [w.lower() for w in words(output)]
-    output_numbers = {n for n, _ in numbers(output)}
-    dropped = [n for n, _ in numbers(source) if n not in output_numbers]
+    output_numbers, aside = {n for n, _ in numbers(output)}, dropped_aside_positions(source, output)
+    dropped = [n for n, i in numbers(source) if n not in output_numbers and i not in aside]
     dropped += [n for n, i in names(source) if not close_match(n, output_words)
                 and context_kept(i, source, output_words)]
     output_held, named = spelled_out(output), {d.lower() for d in dropped}
-    dropped += [t for t, i in times(source) if t not in named and not close_match(t, output_held)
+    dropped += [t for t, i in times(source) if t not in named and i not in aside and not close_match(t, output_held)
                 and context_kept(i, source, output_words, skip=TIME_PHRASE_WORDS)]
     # a negation must stay unless it stands in a remark about the asker that the rewrite dropped ("no [idea]",
     # "nobody [knows]", "didn't [explain]" may go with their remark)
-    kept_negations = [i for _, i in negations(source, fuzzy=True) if not is_or_not(i, source)
+    kept_negations = [i for _, i in negations(source, fuzzy=True) if not is_or_not(i, source) and i not in aside
                       and (not in_asker_remark(i, source) or asker_remark_kept(i, source, output_words))]
     if len(negations(output, fuzzy=True)) < len(kept_negations):  # a misspelt one kept as typed is kept
         dropped.append("negation")

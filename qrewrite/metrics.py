@@ -8,7 +8,9 @@ from collections import Counter
 
 import sacrebleu
 
-from qrewrite.faithfulness import STOPWORDS, meaning_changes, words
+from qrewrite.faithfulness import meaning_changes
+from qrewrite.text import words
+from qrewrite.wordlists import STOPWORDS
 
 
 def score(predictions, references):

@@ -2,8 +2,10 @@
 stretches put back as the question wrote them: a typo left in is better than a wrong correction."""
 from difflib import SequenceMatcher
 
-from qrewrite.faithfulness import FUNCTION_WORDS, SENTENCE_END, WORD, changed_words, is_shouted, one_edit_apart, plain
+from qrewrite.faithfulness import changed_words, is_shouted
 from qrewrite.skip import holds_question
+from qrewrite.text import SENTENCE_END, WORD, one_edit_apart, plain
+from qrewrite.wordlists import FUNCTION_WORDS
 
 SIGN_OFFS = {"help", "thanks", "thank", "please", "appreciate", "appreciated", "advance", "cheers"}
 

@@ -2,7 +2,7 @@
 greetings or thanks that hold no question. The Rewriter returns such an input unchanged, with the reason."""
 import re
 
-from qrewrite.faithfulness import words
+from qrewrite.text import words
 
 # Function words of languages often typed in Latin script, none of them an English word or chat-speak.
 FOREIGN_WORDS = set("""

@@ -1,0 +1,67 @@
+"""Asides: remarks about the asker that the question does not depend on, said before or after it. The asker's
+age ("im 12", "my daughter is almost 3"), how long they have been at it ("been using ur app for like 2 years
+now"), how often they tried ("ive restarted it 3 times"), what they keep hearing ("i keep hearing 8 glasses but
+idk"), and the usual negations of a chat message ("nothing i try works", "if its not too much trouble", "not
+sure if this is the right place").
+
+A number, negation or time word that stands only in such an aside may go with it: a rewrite that drops the
+aside whole (keeps none of its content words) changes no question. A rewrite that keeps a content word of the
+aside keeps the aside, and then what it holds must stay, as anywhere else. Anything not written here is no
+aside: "I have a 2012 Subaru", "im 5 minutes late", "for 2 hours" without a first-person verb keep their
+numbers. The guard reads this in qrewrite/faithfulness.py (dropped_items).
+"""
+import re
+
+from qrewrite.text import WORD, close_match, plain, words
+from qrewrite.wordlists import CHAT_SPEAK, FUNCTION_WORDS, NEGATIONS, NT_FORMS, NUMBER_WORDS
+
+COUNT = r"(?:\d+|" + "|".join(NUMBER_WORDS) + r"|a few|a couple(?: of)?|several)"
+CLAUSE_END = r"(?=\s*(?:$|[,.!?;:)]|and\b|but\b|so\b|lol\b|haha\b|btw\b))"
+RELATIVES = ("son|daughter|kids?|baby|child|children|boy|girl|toddler|brother|sister|husband|wife|mom|mum|dad|"
+             "grandma|grandpa|nephew|niece|dog|cat|puppy|kitten")
+ASIDES = [re.compile(pattern) for pattern in (
+    # the asker's age, or a relative's, as a clause of its own: "im 12", "my daughter is almost 3 lol"
+    rf"\b(?:i'?m|i am|i turned|i just turned|(?:my|our) (?:\w+ )?(?:{RELATIVES})(?: is|'s| turns| turned| just "
+    rf"turned))(?: only| just| almost| nearly| about| like| turning)* {COUNT}(?: (?:years?|yrs?|months?) old| ?yo| "
+    rf"y/o| years?| months?)?{CLAUSE_END}",
+    # how long the asker has been at it: "i have been useing ur app for like 2 years now" (not how long a thing
+    # has been so: "my broadband has been down for 3 days", "I've had a cough for 3 weeks")
+    rf"\bbeen (?:us\w*ing|waiting|trying|a customer|a member|with (?:you|u|them)|subscribed|stuck on this|doing "
+    rf"this)\b[^,.!?;]{{0,30}}?\bfor (?:like |about |almost "
+    rf"|over |nearly |around |the (?:last|past) )?{COUNT} (?:years?|yrs?|months?|weeks?|days?|hours?|hrs?|minutes?"
+    rf"|mins?)(?: now| already| straight)?\b",
+    # how often the asker tried: "ive restarted it 3 times already"
+    rf"\b(?:i'?ve |i have |i |we |already )?(?:tried|asked|restarted|rebooted|reinstalled|reset|googled|searched"
+    rf"|called|emailed|checked|watched|read)\b[^,.!?;]{{0,30}}?\b{COUNT} times(?: already| now| today)?\b",
+    # what the asker keeps hearing, doubted: "i keep hearing 8 glasses but idk"
+    r"\bi (?:keep |kept |always )?(?:hear|hearing|heard|read|see|seeing|saw)\b[^,.!?;]{0,50}?\b(?:but|and) "
+    r"(?:idk|dunno|i'?m not sure|not sure|i (?:don'?t|do not) know)\b",
+    # negations said around a question
+    r"\bnothing (?:i (?:try|tried|do|did|have tried|'?ve tried)|seems to|ever|has|i'?ve tried)?\s*(?:works?|worked"
+    r"|help(?:s|ed)?|fix(?:es|ed)?)\b",
+    r"\bif (?:it'?s|it is|that'?s) not too much (?:trouble|to ask)\b",
+    r"\b(?:i'?m )?not sure (?:if|whether) (?:this is|i'?m in|this is even) (?:the right|a good) (?:place|sub|"
+    r"subreddit|forum|group|channel)(?: for this| to ask)?\b",
+    r"\b(?:idk|dunno|i (?:don'?t|do not) know)(?: lol| haha)?(?=\s*(?:$|[,.!?;]))",
+)]
+
+
+def aside_spans(text):
+    """(start, end) character spans of the asides of a text (chat-speak "im", "ive", "u" read as typed)."""
+    lowered = text.lower().replace("’", "'")
+    return [match.span() for pattern in ASIDES for match in pattern.finditer(lowered)]
+
+
+def dropped_aside_positions(source, output):
+    """Word positions of `source` that stand in an aside the rewrite dropped whole: none of the aside's content
+    words (not a number, a negation or a function word) stands in `output`."""
+    source_matches, output_words = list(WORD.finditer(source)), [plain(w) for w in words(output)]
+    dropped = set()
+    for start, end in aside_spans(source):
+        inside = [i for i, m in enumerate(source_matches) if m.start() >= start and m.end() <= end]
+        content = [w for w in (plain(source_matches[i].group()) for i in inside)
+                   if w.isalpha() and not {w} & (FUNCTION_WORDS | NUMBER_WORDS.keys() | CHAT_SPEAK.keys() | NEGATIONS
+                                                 | NT_FORMS | {"dunno"})]
+        if not any(close_match(w, output_words) for w in content):
+            dropped.update(inside)
+    return dropped
