@@ -19,13 +19,12 @@ import re
 from difflib import SequenceMatcher
 
 from qrewrite.faithfulness import is_shouted
-from qrewrite.text import is_unknown_word, one_edit_apart, plain
-from qrewrite.wordlists import CHAT_SPEAK, NT_FORMS
+from qrewrite.text import is_typo_of, is_unknown_word, one_edit_apart, plain
+from qrewrite.wordlists import CHAT_SPEAK
 
 PIECE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|\s+|[\W_]")
 PIECE_IS_WORD = re.compile(r"[^\W_]")
 SPELLING_SIMILARITY = 0.6  # difflib ratio from which one word is a respelling of the other ("waht" ~ "what")
-TYPO_RARER = 2.0  # a typo fix is safe when the typed word is this much rarer (Zipf scale: 100 times) than the fix
 PRONOUN_I = {"i", "i'm", "i've", "i'll", "i'd", "im", "ive"}
 SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)$")
 
@@ -183,16 +182,6 @@ def starts_a_sentence(text, word):
     """Whether every place `word` stands in `text` (as a whole word) starts a sentence there."""
     places = [m.start() for m in re.finditer(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])", text)]
     return all(SENTENCE_START.search(text[:start]) for start in places)
-
-
-def is_typo_of(typed, word):
-    """Whether `typed` is `word` with one typo, and far rarer in English text than it ("teh" -> "the", "budet" ->
-    "budget"; not "form" -> "from", where both are words people mean)."""
-    from wordfreq import zipf_frequency
-
-    if typed in CHAT_SPEAK or typed in NT_FORMS:  # "whats" is "what's", not "what" mistyped
-        return False
-    return one_edit_apart(typed, word) and zipf_frequency(word, "en") - zipf_frequency(typed, "en") >= TYPO_RARER
 
 
 def safe_edits(question, output):

@@ -4,10 +4,11 @@ words are the same word (a typo fixed, another ending, a name matched closely). 
 import re
 from difflib import SequenceMatcher
 
-from qrewrite.wordlists import CHAT_SPEAK, NAME_MATCH
+from qrewrite.wordlists import CHAT_SPEAK, NAME_MATCH, NT_FORMS
 
 WORD = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
 SENTENCE_END = re.compile(r"[.!?:;\n]")
+TYPO_RARER = 2.0  # a typo fix is safe when the typed word is this much rarer (Zipf scale: 100 times) than the fix
 
 
 def words(text):
@@ -83,3 +84,13 @@ def sentence_ids(text):
         ids.append(sentence)
         last = match.end()
     return ids
+
+
+def is_typo_of(typed, word):
+    """Whether `typed` is `word` with one typo, and far rarer in English text than it ("teh" -> "the", "budet" ->
+    "budget"; not "form" -> "from", where both are words people mean)."""
+    from wordfreq import zipf_frequency
+
+    if typed in CHAT_SPEAK or typed in NT_FORMS:  # "whats" is "what's", not "what" mistyped
+        return False
+    return one_edit_apart(typed, word) and zipf_frequency(word, "en") - zipf_frequency(typed, "en") >= TYPO_RARER

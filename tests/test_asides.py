@@ -18,10 +18,18 @@ ASIDE_CASES = [
     ("how do i fix a squeaky door, nothing i try works", "How do I fix a squeaky door?", None),
     ("can you explain how tides work if its not too much trouble", "How do tides work?", None),
     ("not sure if this is the right place but how do i reset my router", "How do I reset my router?", None),
+    # read through one typo and stray spaces
+    ("how much of my salary should go to rwnt?  ive been a customer for   6 yearrs",
+     "How much of my salary should go to rent?", None),
+    ("ok so im 14 cna i recover a deleted git branch", "Can I recover a deleted Git branch?", None),
+    ("been stuck on this for 5 hours what does it mean when a house is listed as contingent?",
+     "What does it mean when a house is listed as contingent?", None),  # "house" does not keep "hours"
     # the same words where the question depends on them, or an aside half kept: they must stay
     ("I have a 2012 Subaru Outback. how often should I replace the timing belt",
      "How often should I replace the timing belt?", "dropped: 2012"),
     ("im 5 minutes late, can i still board", "Can I still board?", "dropped: 5"),
+    ("im 30 weeks pregnant, can i fly", "Can I fly?", "dropped: 30"),
+    ("my son is 4 feet tall, can he ride the rollercoaster", "Can my son ride the rollercoaster?", "dropped: 4"),
     ("is chicken safe if left out for 3 hours", "Is chicken safe?", "dropped: 3"),
     ("my broadband has been down for 3 days, what do i do", "What do I do about my broadband?", "dropped: 3"),
     ("if ive had a cough for 3 weeks should i see a doctor", "Should I see a doctor?", "dropped: 3"),
