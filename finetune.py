@@ -2,14 +2,15 @@
 
 Reads the DatasetDict written by datamod.py, turns each pair into token ids and the loss mask
 (qrewrite.prompt.training_example: the prompt of build_messages, the user's text always plain text; the
-loss falls on the rewrite tokens only), trains with TRL's SFTTrainer, evaluates the validation loss
-after every epoch, keeps every epoch's
-checkpoint as safetensors and picks the epoch with the lowest validation loss. The chosen model is
-written to <out>/best (a LoRA adapter is merged first, so it loads like any model); the per-epoch
-table goes to <reports>/finetune_<method>.json and .md, the loss curve to <reports>/finetune_<method>_loss.png,
-where <reports> is outputs/<run> (the run is <out>'s name: weights/full -> outputs/full).
+loss falls on the rewrite tokens only), trains with TRL's SFTTrainer, evaluates the validation loss 4 times
+in a run of one pass over the pairs (the default) or after each epoch, keeps a checkpoint at each as
+safetensors and picks the one with the lowest validation loss. The chosen model is written to <out>/best (a
+LoRA adapter is merged first, so it loads like any model); the table of evaluations goes to
+<reports>/finetune_<method>.json and .md, the loss curve to <reports>/finetune_<method>_loss.png, where
+<reports> is outputs/<run> (the run is <out>'s name: weights/full -> outputs/full).
 
-    python finetune.py --method full                     # 3 epochs on data/processed -> weights/full/best
+    python finetune.py --method full                     # each pair once on data/processed -> weights/full/best
+    python finetune.py --method full --recipe original --data data/v4   # the original work's 3 epochs
     python finetune.py --method lora                     # LoRA -> weights/lora/best (merged)
     python finetune.py --method full --resume            # continue an interrupted run from its last checkpoint
     accelerate launch --config_file configs/accelerate_ddp.yaml finetune.py --method full   # several GPUs
@@ -21,6 +22,7 @@ processes on a CPU) each process trains on its share of every batch: the global 
 """
 import argparse
 import logging
+import math
 import resource
 import shutil
 import time
@@ -47,6 +49,9 @@ from qrewrite.prompt import training_example
 OWNER = "finetune.py"
 
 DEFAULT_LR = {"full": 5e-5, "lora": 2e-4}
+# the schedules: each training pair seen once (the default), or the original work's 3 epochs
+RECIPES = {"distinct": {"epochs": 1}, "original": {"epochs": 3}}
+EVALS_IN_ONE_EPOCH = 4  # a run of one epoch evaluates this often; a longer one after each epoch
 IGNORE_INDEX = -100  # label value the loss skips
 
 
@@ -71,20 +76,22 @@ def show_loss_mask(trainer, tokenizer):
 
 
 def epoch_table(log_history):
-    """Per epoch: mean training loss, validation loss and learning rate, from the Trainer's logs."""
-    rows = []
+    """Per evaluation (at the end of each epoch, or --evals-per-epoch times in one): the epoch reached, the
+    mean training loss since the evaluation before, the validation loss and the learning rate."""
+    rows, last = [], 0.0
     for entry in log_history:
         if "eval_loss" not in entry:
             continue
-        epoch = round(entry["epoch"])
-        train_logs = [e for e in log_history if "loss" in e and epoch - 1 < e["epoch"] <= epoch + 1e-6]
+        at = round(entry["epoch"], 2)
+        train_logs = [e for e in log_history if "loss" in e and last < e["epoch"] <= at + 1e-6]
         rows.append({
-            "epoch": epoch,
+            "epoch": int(at) if at == int(at) else at,
             "step": entry["step"],
             "train_loss": round(sum(e["loss"] for e in train_logs) / len(train_logs), 4) if train_logs else None,
             "valid_loss": round(entry["eval_loss"], 4),
             "learning_rate": train_logs[-1]["learning_rate"] if train_logs else None,
         })
+        last = at
     trained = [r for r in rows if r["epoch"] > 0]
     best = min(trained, key=lambda r: r["valid_loss"]) if trained else None
     for row in rows:
@@ -109,7 +116,7 @@ def plot_losses(log_history, rows, method, path):
     steps = [e for e in log_history if "loss" in e and "eval_loss" not in e]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([e["epoch"] for e in steps], [e["loss"] for e in steps], label="train (logged steps)", alpha=0.7)
-    ax.plot([r["epoch"] for r in rows], [r["valid_loss"] for r in rows], "o-", label="valid (per epoch)")
+    ax.plot([r["epoch"] for r in rows], [r["valid_loss"] for r in rows], "o-", label="valid (each evaluation)")
     for r in rows:
         if r["chosen"]:
             ax.plot(r["epoch"], r["valid_loss"], "r*", markersize=14, label=f"chosen: epoch {r['epoch']}")
@@ -142,7 +149,13 @@ def parse_args():
                         help="the pairs in: the folder datamod.py wrote")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="base model: folder or hub id (e.g. Qwen/Qwen2-0.5B)")
     parser.add_argument("--method", choices=["full", "lora"], default="full")
-    parser.add_argument("--epochs", type=positive_int, default=3)
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="distinct",
+                        help="distinct: each training pair seen once (1 epoch); original: the original work's 3 "
+                             "epochs (--epochs overrides either)")
+    parser.add_argument("--epochs", type=positive_int, help="passes over the training pairs")
+    parser.add_argument("--evals-per-epoch", type=positive_int,
+                        help=f"validation loss and a checkpoint this many times an epoch, the lowest kept (default: "
+                             f"{EVALS_IN_ONE_EPOCH} in a run of one epoch, else 1)")
     parser.add_argument("--lr", type=positive_float, help="peak learning rate (default: 5e-5 full, 2e-4 LoRA)")
     parser.add_argument("--batch-size", type=positive_int, default=8)
     parser.add_argument("--grad-accum", type=positive_int, default=1, help="gradient accumulation steps")
@@ -159,7 +172,10 @@ def parse_args():
                              "(default: on GPU only; CPU RAM is rarely the limit)")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in <out>")
     parser.add_argument("--overwrite", action="store_true", help="discard an earlier run's checkpoints in <out>")
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.epochs = args.epochs or RECIPES[args.recipe]["epochs"]
+    args.evals_per_epoch = args.evals_per_epoch or (EVALS_IN_ONE_EPOCH if args.epochs == 1 else 1)
+    return args
 
 
 def load_training_data(path):
@@ -218,6 +234,7 @@ def build_trainer(args, model, tokenizer, dataset, checkpoints, processes):
                                  target_modules="all-linear", task_type="CAUSAL_LM")
 
     steps_per_epoch = max(1, len(dataset["train"]) // (args.batch_size * args.grad_accum * processes))
+    eval_every = max(1, math.ceil(steps_per_epoch / args.evals_per_epoch))
     config = SFTConfig(
         output_dir=str(checkpoints),
         num_train_epochs=args.epochs,
@@ -230,9 +247,11 @@ def build_trainer(args, model, tokenizer, dataset, checkpoints, processes):
         max_length=args.max_length,
         completion_only_loss=True,  # the loss mask: rewrite tokens only, never the prompt
         train_sampling_strategy="group_by_length",  # similar lengths per batch: less padding
-        eval_strategy="epoch",
+        eval_strategy="epoch" if args.evals_per_epoch == 1 else "steps",
+        eval_steps=eval_every,
+        save_steps=eval_every,
         eval_on_start=not args.resume,  # epoch 0: the base model's validation loss, for reference
-        save_strategy="epoch",
+        save_strategy="epoch" if args.evals_per_epoch == 1 else "steps",
         load_best_model_at_end=True,
         metric_for_best_model="eval_loss",
         greater_is_better=False,

@@ -8,10 +8,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from dataset.checks import is_left_alone
+from dataset.families import RESHAPE_FAMILIES
 from dataset.left_alone import LEFT_ALONE_DESCRIPTIONS, NON_ENGLISH, NON_ENGLISH_LANGUAGES
 from dataset.noise import MAX_TYPOS, datasheet_families
 from dataset.pairs import IDENTITY_RATE, MAX_INPUT_WORDS
-from dataset.reshape import RESHAPE_FAMILIES
 from dataset.sources import MAX_CODING_TEMPLATES, question_parts, questions_file_sections
 from dataset.typos import TYPO_KINDS
 
@@ -98,7 +98,7 @@ def pct(x, n):
     return f"{100 * x / n:.1f}%"
 
 
-HEADER = """# Question-rewriting dataset v4 (`train.json`, `valid.json`)
+HEADER = """# Question-rewriting dataset v5 (`train.json`, `valid.json`)
 
 *This file is written by `generate.py`; edit the script, not this file.*
 
@@ -116,8 +116,9 @@ must be returned unchanged.
 Each file is a JSON list of `{"input": "<message as the user typed it>", "output": "<clean rewrite>",
 "family": "<what made the input>"}`: a reshaping family below, `noise` (token noise alone), `identity` (a clean
 question), `non_english` or `greeting_only`; `score.py` scores each family apart.
-`valid_v2.json` and `valid_v3.json` are the valid splits of v2 and v3 of this data, kept unchanged as fixed
-benchmarks (see "Benchmarks" below).
+`valid_v2.json`, `valid_v3.json` and `valid_v4.json` are the valid splits of v2, v3 and v4 of this data, kept
+unchanged as fixed benchmarks (see "Benchmarks" below); `train_v4.json` is v4's training split, for the
+original work's recipe.
 
 """
 
@@ -165,7 +166,7 @@ sorted file listings.
    Project questions: {counts.project}. After deduplication that ignores case: **{counts.total}** clean questions.
 2. **Split first.** The clean questions are shuffled with the seed and split in proportion to
    the requested sizes. No source question is in both splits. The source questions of the earlier valid
-   splits (`valid_v2.json`, `valid_v3.json`) never go to train: those drawn into train are left out
+   splits (`valid_v2.json`, `valid_v3.json`, `valid_v4.json`) never go to train: those drawn into train are left out
    ({counts.held_out} questions), so those benchmarks stay unseen. Train uses {counts.train} questions, valid
    {counts.valid}.
 3. **Shapes.** Each split holds {pct(st_train['identity'], st_train['pairs'])} clean copies (one per question,
@@ -186,7 +187,7 @@ sorted file listings.
    (not, no, never, cannot, n't, ...) of the output is in the input in some form (dont and idk count); every
    capitalised word, product name or number-word of the output is in the input, ignoring case. A left-alone
    pair is its own output. `check_splits` asserts that no source question is in both splits, or in train and
-   a fixed benchmark (`valid_v2.json`, `valid_v3.json`).
+   a fixed benchmark (`valid_v2.json`, `valid_v3.json`, `valid_v4.json`).
 
 """
 
@@ -290,40 +291,34 @@ def examples_section(examples: list[dict]) -> str:
 """
 
 
-# v2's measured full fine-tune (docs/results.md): 3,200 pairs, 3 epochs of batch 8 = 1,200 steps in 74.2 min
-V2_STEP_SECONDS, V2_WORDS_PER_PAIR = 3.7, 15.6 + 12.0
-EPOCHS, BATCH = 3, 8
+BATCH = 8  # finetune.py's default --batch-size
 
 
 def size_section(st_train: dict, st_valid: dict) -> str:
-    steps = EPOCHS * -(-st_train["pairs"] // BATCH)
+    steps = -(-st_train["pairs"] // BATCH)
     words = st_train["in_words_mean"] + st_train["out_words_mean"]
-    minutes = steps * V2_STEP_SECONDS * words / V2_WORDS_PER_PAIR / 60
     return f"""## Size of the splits: the training budget
 
-The full fine-tune must fit well inside one 3-hour session on 2 CPU cores. On v2 it ran at
-{V2_STEP_SECONDS} s a step of batch {BATCH} (3,200 pairs, {EPOCHS} epochs: 1,200 steps in 74.2 min), and each
-doubling of the data added 1.6 then 2.6 valid BLEU, so the data is as large as the budget allows:
-{st_train['pairs']:,} train pairs are {steps:,} steps ({EPOCHS} epochs of batch {BATCH}),
-{steps * V2_STEP_SECONDS / 60:.0f} min at v2's speed. A v4 pair has {words:.1f} words of input and output on average, against {V2_WORDS_PER_PAIR:.1f} in v2
-(the short fragments and left-alone inputs balance the longer two-question and reshaped ones); if the time of a
-step follows its words, the run takes about {minutes:.0f} min, plus the validation loss of {st_valid['pairs']} pairs
-after each epoch, which leaves an hour of the session for evaluation. Measured on v4 (2026-11-27): 1,500 steps and
-the four validation passes in 57.0 min, alone on the machine (1.5-3.6 s a step), peak memory 5.3 GiB; on v3,
-about 64 min of training. The estimate above is on the safe side. More pairs would not fit twice in a
-session (a rerun after a failure); fewer would give up the gain of more data. {st_valid['pairs']} valid pairs
-(v2: 450) give each reshaping family at least a dozen valid pairs.
+`finetune.py`'s default recipe sees each training pair once: {st_train['pairs']:,} train pairs are {steps:,}
+steps of batch {BATCH}, the compute of v4's 4,000 pairs over 3 epochs (the original work's recipe). At equal
+compute, pairs seen once beat pairs seen again: on v4's valid split, 4,000 pairs x 3 epochs scored 89.58 BLEU,
+8,000 x 2 91.81 and 16,000 x 1 92.83 (the learning curve in `docs/results.md`). A pair has {words:.1f} words of
+input and output on average. The clean questions limit how many *distinct* targets there are: a question
+yields about three inputs, each with its own shape and noise (step 3 above). {st_valid['pairs']} valid pairs
+give each reshaping family at least a dozen valid pairs; the validation loss is taken on them 4 times in the
+run, and the lowest point is the model kept.
 
 ## Benchmarks
 
-- `valid.json` (v4): this generator's valid split, all families.
-- `valid_v3.json` (v3): v3's 500 valid pairs, unchanged (same families; v3 had 3,846 source questions, v4 has
-  the 1,323 of `questions.txt`'s last 31 sections more).
+- `valid.json` (v5): this generator's valid split, all families.
+- `valid_v4.json` (v4): v4's 500 valid pairs, unchanged (v4's families; v5 adds `statement_why` and
+  `aside_dropped`, and the questions of `questions.txt`'s later sections).
+- `valid_v3.json` (v3): v3's 500 valid pairs, unchanged (v3 had 3,846 source questions).
 - `valid_v2.json` (v2): v2's 450 valid pairs, unchanged (token noise only, no reshaping families).
-  None of their source questions is in v4's train (checked by `check_splits` and `tests/test_dataset.py`).
-  Score a model on all three with `python score.py --data dataset/valid.json dataset/valid_v3.json
-  dataset/valid_v2.json` (outputs `valid_io.json`, `valid_v3_io.json`, `valid_v2_io.json`, and a table by family for
-  the first two), or `datamod.py --valid dataset/valid_v3.json` for v3's split as the validation set.
+  None of their source questions is in v5's train (checked by `check_splits` and `tests/test_dataset.py`).
+  Score a model on them with `python score.py --data dataset/valid.json dataset/valid_v4.json
+  dataset/valid_v3.json dataset/valid_v2.json` (outputs `valid_io.json`, `valid_v4_io.json`, ..., and a table by
+  family for the first three), or `datamod.py --valid dataset/valid_v4.json` for v4's split as the validation set.
 
 """
 

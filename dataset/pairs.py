@@ -7,8 +7,8 @@ import random
 from dataclasses import dataclass
 
 from dataset.checks import check_pair
+from dataset.families import FAMILY_BY_NAME, RESHAPE_FAMILIES
 from dataset.noise import add_noise
-from dataset.reshape import FAMILY_BY_NAME, RESHAPE_FAMILIES
 from dataset.sources import Lexicon, SizeError
 
 MAX_INPUT_WORDS = 60

@@ -113,3 +113,21 @@ OWNED_INTROS = ["I have {a} {thing}.", "I have {a} {thing},", "I've got {a} {thi
 QUESTION_JOINS = ["{q1}? also {q2}", "{q1} also {q2}", "{q1}, also {q2}", "{q1} and {q2}", "{q1}? and {q2}",
                   "{q1}. also, {q2}", "{q1}? {q2}", "{q1} {q2}", "{q1}?? {q2}", "{q1} oh and {q2}",
                   "{q1}. btw {q2}", "{q1}, plus {q2}", "{q1}? and also {q2}", "{q1}? second question: {q2}"]
+# a problem stated, then asked about: "my rice always comes out mushy, any idea why" -> "Why does my rice ...?"
+WHY_ASKS = ["why", "why is that", "why would that be", "why does that happen", "any idea why", "why does this happen",
+            "how come", "what could be causing this", "why??", "why tho", "whats the reason", "why is this happening",
+            "anyone know why", "what causes that"]
+STATEMENT_JOINS = ["{statement}, {ask}", "{statement}. {ask}?", "{statement} - {ask}", "{statement}... {ask}",
+                   "{statement} {ask}", "so {statement}, {ask}", "ugh {statement}. {ask}"]
+# asides about the asker the question does not depend on (qrewrite/asides.py): dropped with what they hold
+ASIDES_AFTER = ["im {teen}", "im only {teen} lol", "im {teen} btw", "my {relative} is almost {small}",
+                "my {relative} just turned {small}", "my {relative} is {small}", "been trying for {hours} hours",
+                "been stuck on this for {hours} hours", "been waiting for {days} days lol",
+                "ive been a customer for {years} years", "been using it for like {years} years now",
+                "ive googled it like {times} times", "ive read it {times} times", "nothing i try works",
+                "nothing seems to help", "if its not too much trouble", "i keep hearing different things but idk",
+                "idk"]
+ASIDES_BEFORE = ["im {teen} and", "so i have been using ur app for like {years} years now and",
+                 "ive googled this {times} times and", "been stuck on this for {hours} hours,",
+                 "not sure if this is the right place but", "nothing i try works so", "ok so im {teen},"]
+RELATIVES = ["daughter", "son", "kid", "toddler", "little brother", "niece", "baby"]

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
-from typing import Callable
 
 from dataset.grammar import (
     AUX,
@@ -351,49 +349,3 @@ def render_two(questions: tuple[str, str], rng: random.Random) -> str:
     second = lower_first(second) if rng.random() < 0.6 else second
     text = rng.choice(QUESTION_JOINS).format(q1=first[:-1], q2=second)
     return text if text != f"{first} {second}" else f"{first} {lower_first(second)}"  # not the output itself
-
-
-@dataclass(frozen=True)
-class ReshapeFamily:
-    name: str          # the pair's tag
-    rate: float        # share of a split's pairs
-    parse: Callable[[str], object]                   # the parts it uses, or None: it does not take this question
-    render: Callable[[object, random.Random], str]   # an input made from the parts
-    description: str   # the datasheet's wording
-    questions: int = 1  # clean questions per pair (the output is them, in order)
-
-
-RESHAPE_FAMILIES = [
-    ReshapeFamily("embedded", 0.06, parse_embedded, render_embedded,
-                  "indirect or embedded question, inversion undone (\"do you know what time the post office "
-                  "opens\", \"I was wondering whether I can ...\") -> the direct question"),
-    ReshapeFamily("embedded_direct", 0.03, parse_direct, render_direct,
-                  "embedded question that keeps its inversion, as chat users write it (\"can you tell me how "
-                  "do I reset it\")"),
-    ReshapeFamily("request", 0.04, parse_request, render_request,
-                  "request instead of a question (\"pls explain how tides work\", \"show me how to ...\")"),
-    ReshapeFamily("fragment", 0.025, parse_fragment, render_fragment,
-                  "telegraphic fragment of a \"What is the/a ...?\" question (\"cheapest way to ship a bike "
-                  "overseas??\")"),
-    ReshapeFamily("how_to", 0.025, infinitive_form, render_infinitive,
-                  "\"how to\" query (\"how to reverse a list python\"; also where/what/when to)"),
-    ReshapeFamily("keyword", 0.02, parse_keyword, render_keyword,
-                  "keyword query of a \"How do I ...?\" question (\"reset router password\")"),
-    ReshapeFamily("context_if", 0.03, parse_condition, render_condition,
-                  "the if-clause said first, as a fact (\"my screen went black after the update, what should I "
-                  "do\") or as a condition (\"if I lose my passport, what should I do\"): kept and merged"),
-    ReshapeFamily("context_owned", 0.025, parse_owned, render_owned,
-                  "the thing the question is about said first (\"I have a 2012 Subaru Outback. how often should "
-                  "I replace the timing belt\"): kept and merged (\"... on my 2012 Subaru Outback?\")"),
-    ReshapeFamily("remark_dropped", 0.04, parse_any, render_remark,
-                  "content-free remark after the question, often with no \"?\" between (\"..., sorry im new to "
-                  "this haha\"): dropped"),
-    ReshapeFamily("remark_merged", 0.03, parse_merged_remark, render_merged_remark,
-                  "the question's purpose, condition or use said as a remark after it (\"..., we want to see "
-                  "the northern lights\", \"..., it's for video editing\"): kept and merged"),
-    ReshapeFamily("two_questions", 0.05, parse_short, render_two,
-                  "two questions in one message (\"... also ...\", no punctuation between) -> both, \"Q1? Q2?\" "
-                  "(two questions of one section of questions.txt where possible)",
-                  questions=2),
-]
-FAMILY_BY_NAME = {family.name: family for family in RESHAPE_FAMILIES}

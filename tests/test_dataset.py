@@ -37,8 +37,8 @@ def test_generator_never_overwrites_what_a_user_has(tmp_path):
 def test_noise_table_is_well_formed():
     """One draw per group needs its families next to each other, in one stage, sharing at most the whole draw;
     the datasheet lists every family once."""
+    from dataset.families import RESHAPE_FAMILIES
     from dataset.noise import DATASHEET_ORDER, NOISE_FAMILIES
-    from dataset.reshape import RESHAPE_FAMILIES
 
     names = [family.name for family in NOISE_FAMILIES]
     assert len(set(names)) == len(names) and sorted(names) == sorted(DATASHEET_ORDER)
@@ -72,8 +72,8 @@ def test_shipped_dataset_properties():
              for name, split in (("train", train), ("valid", valid))}
     # Split by source question: no clean question appears in both splits, alone or in a two-question output.
     assert not set(parts["train"]) & set(parts["valid"])
-    # Few variants of many questions: a target seen often is learnt by heart, not rewritten.
-    assert max(parts["train"].values()) <= 2
+    # Few variants of many questions (about three inputs each): a target seen often is learnt by heart.
+    assert max(parts["train"].values()) <= 4
     for split in (train, valid):
         alone = [p for p in split if is_left_alone(p)]
         questions = [p for p in split if not is_left_alone(p)]
@@ -89,7 +89,7 @@ def test_shipped_dataset_properties():
     assert identity["bleu"] <= 60
 
 
-@pytest.mark.parametrize("name, size", [("valid_v2.json", 450), ("valid_v3.json", 500)])
+@pytest.mark.parametrize("name, size", [("valid_v2.json", 450), ("valid_v3.json", 500), ("valid_v4.json", 500)])
 def test_earlier_valid_sources_never_in_train(name, size):
     """valid_v2.json and valid_v3.json are fixed benchmarks: none of their source questions (nor their
     left-alone inputs, in any case) may be a training target."""
@@ -104,7 +104,7 @@ def test_earlier_valid_sources_never_in_train(name, size):
 
 
 @pytest.mark.slow
-def test_a_training_split_four_times_the_shipped_one_is_made_and_checked(tmp_path):
+def test_a_larger_training_split_is_made_and_checked(tmp_path):
     """16,000 pairs: more than the left-alone lists hold (each item still appears once), and draws where the typo
     noise mangled a name moved to the message's start, which are drawn again rather than failing the run."""
     run_script("dataset/generate.py", "--train-size", "16000", "--out", tmp_path, "--no-readme")
@@ -116,8 +116,8 @@ def test_a_training_split_four_times_the_shipped_one_is_made_and_checked(tmp_pat
 
 
 def test_datasheet_counts_targets_whose_inputs_share_a_family():
-    """At the shipped size no question has two inputs of one family; at larger sizes some do, and the datasheet
-    says how many instead of "never"."""
+    """A question may have two inputs of one family (at small sizes none has); the datasheet says how many,
+    never "never" where some do."""
     from dataset.datasheet import family_repeats, same_family_text
     from dataset.left_alone import NON_ENGLISH
 
@@ -130,9 +130,9 @@ def test_datasheet_counts_targets_whose_inputs_share_a_family():
     assert family_repeats(pairs) == 1
     text = same_family_text({"family_repeats": 1200}, {"family_repeats": 0})
     assert text == "the same family twice for 1,200 train targets"
-    for split in shipped():
-        assert family_repeats(split) == 0
-    assert "never the same family twice" in (REPO / "dataset" / "README.md").read_text(encoding="utf-8")
+    train, valid = shipped()
+    counts = [{"family_repeats": family_repeats(split)} for split in (train, valid)]
+    assert same_family_text(*counts) in (REPO / "dataset" / "README.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow
@@ -236,9 +236,14 @@ def test_embedded_question_undoes_inversion_or_skips(question, expected):
     ("remark_merged", "Who was the first woman to win a Nobel Prize?", None),
     ("remark_merged", "How do I get my cat to stop waking me up?", None),
     ("remark_merged", "What is a good substitute for fish sauce?", None),
+    ("statement_why", "Why does my rice always come out mushy?", "my rice always comes out mushy"),
+    ("statement_why", "Why is my phone overheating?", "my phone is overheating"),
+    ("statement_why", "Why did my bread not rise?", None),  # the past tense of the verb is not in the rules
+    ("statement_why", "How do I reset my router?", None),
+    ("aside_dropped", "How do I reset my router?", "How do I reset my router?"),
 ])
 def test_family_takes_only_the_shapes_it_handles(family, question, expected):
-    from dataset.reshape import FAMILY_BY_NAME
+    from dataset.families import FAMILY_BY_NAME
 
     assert FAMILY_BY_NAME[family].parse(question) == expected
 
@@ -272,7 +277,8 @@ def frame_words():
     from dataset import phrases
 
     lists = [phrases.OWNED_INTROS, phrases.PURPOSE_REMARKS, phrases.FOR_REMARKS, phrases.CONTEXT_JOINS,
-             phrases.CONDITION_FRONTED, phrases.REMARK_JOINS, phrases.QUESTION_JOINS]
+             phrases.CONDITION_FRONTED, phrases.REMARK_JOINS, phrases.QUESTION_JOINS, phrases.WHY_ASKS,
+             phrases.STATEMENT_JOINS]
     text = " ".join(" ".join(items) for items in lists) + " " + " ".join(frame for frame, _ in phrases.EMBED_FRAMES)
     text += " " + " ".join(phrases.REQUEST_FRAMES + phrases.HOW_TO_REQUESTS)
     return content_words(re.sub(r"\{\w+\}", " ", text))
@@ -287,15 +293,17 @@ def clean_questions():
 
 def test_every_family_keeps_the_clean_question_as_its_target():
     """Each family renders an input that holds every content word of its target (nothing to guess); the
-    merge families add nothing but their frame words (the context is kept, not dropped), and the one family
-    that adds a remark to drop adds only that remark."""
+    merge families add nothing but their frame words (the context is kept, not dropped), and the families
+    that add a remark or an aside to drop add only that."""
     import random
 
-    from dataset.phrases import TRAILING_REMARKS
-    from dataset.reshape import RESHAPE_FAMILIES
+    from dataset.families import RESHAPE_FAMILIES
+    from dataset.phrases import ASIDES_AFTER, ASIDES_BEFORE, RELATIVES, TRAILING_REMARKS
 
     questions, rng, frames = clean_questions(), random.Random(0), frame_words()
-    remark_words = set().union(*(content_words(r) for r in TRAILING_REMARKS))
+    dropped = {"remark_dropped": TRAILING_REMARKS, "aside_dropped": ASIDES_AFTER + ASIDES_BEFORE + RELATIVES}
+    dropped_words = {name: set().union(*(content_words(re.sub(r"\{\w+\}", " ", r)) for r in remarks))
+                     for name, remarks in dropped.items()}
     for family in RESHAPE_FAMILIES:
         taken = [q for q in questions if family.parse(q) is not None]
         assert len(taken) >= 150, family.name
@@ -307,7 +315,9 @@ def test_every_family_keeps_the_clean_question_as_its_target():
                 inp = family.render(parts, rng)
                 assert inp != target and content_words(target) <= content_words(inp), (family.name, inp, target)
                 added = content_words(inp) - content_words(target)
-                allowed = frames | remark_words if family.name == "remark_dropped" else frames
+                allowed = frames | dropped_words.get(family.name, set())
+                if family.name == "aside_dropped":  # an aside holds a number of its own
+                    added = {w for w in added if not w.isdigit()}
                 assert added <= allowed, (family.name, added, inp, target)
 
 
