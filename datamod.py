@@ -8,6 +8,8 @@ Bad input stops with a one-line error naming the file and the record, exit code 
     python datamod.py --limit-train 600 --limit-valid 100 --out data/quick   # a subset for quick runs
     python datamod.py --from-mqr ../shared/data/mqr/dev.tsv --json-dir data/mqr --out data/mqr/processed
         # real human rewrites in MQR's TSV format -> train/valid JSON (90/10, seeded) -> dataset
+    python datamod.py --train dataset/train.json data/mqr/train.json --valid data/mqr/valid.json --out data/mqr/mixed
+        # the shipped pairs and MQR's, mixed; validated on MQR's own valid part
 """
 import argparse
 from pathlib import Path
@@ -55,7 +57,8 @@ def save_dataset(train, valid, out):
 
 def main():
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train", default="dataset/train.json", help="JSON list of training pairs")
+    parser.add_argument("--train", nargs="+", default=["dataset/train.json"],
+                        help="JSON list(s) of training pairs; several are joined in order (a mix)")
     parser.add_argument("--valid", default="dataset/valid.json", help="JSON list of validation pairs")
     parser.add_argument("--out", default=PROCESSED_DATA,
                         help="folder for the saved DatasetDict: new, empty, or written by datamod.py before")
@@ -68,13 +71,18 @@ def main():
     args = parser.parse_args()
 
     try:
-        sources = [args.from_mqr] if args.from_mqr else [args.train, args.valid]
+        sources = [args.from_mqr] if args.from_mqr else [*args.train, args.valid]
         out = check_output_dir(args.out, OWNER, inputs=sources + ([args.json_dir] if args.from_mqr else []))
         if args.from_mqr:
-            args.train, args.valid = import_mqr(args.from_mqr, args.json_dir, args.valid_fraction, args.seed)
-        train = load_pairs(args.train)[:args.limit_train]
+            mqr_train, args.valid = import_mqr(args.from_mqr, args.json_dir, args.valid_fraction, args.seed)
+            args.train = [mqr_train]
         valid = load_pairs(args.valid)[:args.limit_valid]
-        check_disjoint(args.train, train, args.valid, valid)
+        train = []
+        for path in args.train:
+            pairs = load_pairs(path)
+            check_disjoint(path, pairs, args.valid, valid)
+            train += pairs
+        train = train[:args.limit_train]
     except DataError as err:
         fail(err)
 
