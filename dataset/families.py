@@ -63,7 +63,7 @@ RESHAPE_FAMILIES = [
     ReshapeFamily("context_if", 0.03, parse_condition, render_condition,
                   "the if-clause said first, as a fact (\"my screen went black after the update, what should I "
                   "do\") or as a condition (\"if I lose my passport, what should I do\"): kept and merged"),
-    ReshapeFamily("context_owned", 0.025, parse_owned, render_owned,
+    ReshapeFamily("context_owned", 0.02, parse_owned, render_owned,
                   "the thing the question is about said first (\"I have a 2012 Subaru Outback. how often should "
                   "I replace the timing belt\"): kept and merged (\"... on my 2012 Subaru Outback?\")"),
     ReshapeFamily("remark_dropped", 0.04, parse_any, render_remark,

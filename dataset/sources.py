@@ -227,11 +227,13 @@ class SizeError(ValueError):
 
 def split_questions(questions: list[str], rng: random.Random, train_size: int, valid_size: int,
                     held_out: set[str]) -> tuple[list[str], list[str], int]:
-    """Shuffles the questions in place and splits them in proportion to the sizes: (train, valid, how many
-    held-out questions were kept out of train). A held-out question (a source of an earlier valid split) may land
-    in valid, never in train: the fixed benchmarks stay clean for a model trained on this data."""
+    """Shuffles the questions in place and splits them in proportion to the sizes, a train size above the number
+    of questions counting as that number (train then draws several pairs from a question; valid keeps about one
+    each): (train, valid, how many held-out questions were kept out of train). A held-out question (a source of an
+    earlier valid split) may land in valid, never in train: the fixed benchmarks stay clean for a model trained on
+    this data."""
     rng.shuffle(questions)
-    n_valid = round(len(questions) * valid_size / (train_size + valid_size))
+    n_valid = round(len(questions) * valid_size / (min(train_size, len(questions)) + valid_size))
     valid, rest = questions[:n_valid], questions[n_valid:]
     train = [q for q in rest if held_out_key(q) not in held_out]
     assert not set(valid) & set(train)
