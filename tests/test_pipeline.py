@@ -66,7 +66,7 @@ def test_lora_with_resume(tmp_path, pair_files, tiny_model_dir):
     data, weights, outputs = tmp_path / "processed", tmp_path / "weights", tmp_path / "outputs"
     run_script("datamod.py", "--train", pair_files[0], "--valid", pair_files[1], "--out", data)
     common = ["finetune.py", "--data", data, "--model", tiny_model_dir, "--method", "lora", "--batch-size", "3",
-              "--out", weights, "--reports", outputs]
+              "--evals-per-epoch", "1", "--out", weights, "--reports", outputs]
     run_script(*common, "--epochs", "1")
     # An earlier run's checkpoints are never discarded silently.
     refused = run_script(*common, "--epochs", "2", check=False)
