@@ -60,6 +60,10 @@ sister husband wife niece nephew toddler puppy kitten and what how can
 """.split())
 
 
+# words of an aside that say nothing of what it is about
+NOT_CONTENT = FUNCTION_WORDS | NUMBER_WORDS.keys() | CHAT_SPEAK.keys() | NEGATIONS | NT_FORMS | {"dunno"}
+
+
 @lru_cache(maxsize=1 << 16)  # asked for every word of every question the guard reads
 def as_aside_word(word):
     """The aside word that `word` (lower case) is one typo from, and far rarer than; else the word itself."""
@@ -76,19 +80,22 @@ def read_through_typos(text):
 def aside_spans(text):
     """(start, end) character spans of the asides in read_through_typos(text), which keeps the text's words
     in order (chat-speak "im", "ive", "u" read as typed)."""
-    return [match.span() for pattern in ASIDES for match in pattern.finditer(read_through_typos(text))]
+    return spans_in_read_text(read_through_typos(text))
+
+
+def spans_in_read_text(read):
+    return [match.span() for pattern in ASIDES for match in pattern.finditer(read)]
 
 
 def dropped_aside_positions(source, output):
     """Word positions of `source` that stand in an aside the rewrite dropped whole: none of the aside's content
     words (not a number, a negation or a function word) stands in `output`."""
-    read_matches, output_words = list(WORD.finditer(read_through_typos(source))), [plain(w) for w in words(output)]
+    read = read_through_typos(source)
+    read_matches, output_words = list(WORD.finditer(read)), [plain(w) for w in words(output)]
     source_words, dropped = [plain(w) for w in words(source)], set()
-    for start, end in aside_spans(source):
+    for start, end in spans_in_read_text(read):
         inside = [i for i, m in enumerate(read_matches) if m.start() >= start and m.end() <= end]
-        content = [w for w in (source_words[i] for i in inside)
-                   if w.isalpha() and not {w} & (FUNCTION_WORDS | NUMBER_WORDS.keys() | CHAT_SPEAK.keys() | NEGATIONS
-                                                 | NT_FORMS | {"dunno"})]
+        content = [w for w in (source_words[i] for i in inside) if w.isalpha() and w not in NOT_CONTENT]
         if not any(w in output_words or len(w) >= 5 and any(one_edit_apart(w, o) for o in output_words)
                    for w in content):  # kept as written or with a typo fixed ("now" is not "how")
             dropped.update(inside)
