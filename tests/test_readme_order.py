@@ -27,7 +27,8 @@ def test_quick_start_then_full_reproduction(tmp_path, tiny_model_dir):
     # the full reproduction, with the defaults the README uses
     run("datamod.py")
     run("finetune.py", "--method", "full", *tiny)
-    done = run("score.py", "--model", "weights/full/best", "--splits", "valid", "--calibrate")  # a random model: too few right to fit
+    # a random model: too few right to fit
+    done = run("score.py", "--model", "weights/full/best", "--splits", "valid", "--calibrate")
     assert "no calibration written" in done.stderr and not (tmp_path / "weights/full/best/calibration.json").exists()
     run("quantize.py", "--model", "weights/full/best", "--skip-benchmark", "--gguf")
     run("score.py", "--model", "weights/full/int8", "--data", "dataset/valid.json")
