@@ -98,7 +98,7 @@ def two_processes(workspace, tiny_model_dir, tmp_path_factory):
 
 
 def test_each_process_trains_on_half_of_every_batch(two_processes, workspace, tiny_model_dir, tmp_path):
-    run_script(*finetune_args(workspace, tiny_model_dir, epochs=1), "--out", tmp_path / "one",
+    run_script(*finetune_args(workspace, tiny_model_dir, epochs=1), "--evals-per-epoch", "1", "--out", tmp_path / "one",
                "--reports", tmp_path / "one-out")
     one_process = json.loads((tmp_path / "one-out" / "finetune_full.json").read_text())
     assert one_process["processes"] == 1 and one_process["epochs"][1]["step"] == 12  # 24 pairs, batches of 2
