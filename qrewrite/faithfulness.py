@@ -35,11 +35,13 @@ from functools import lru_cache
 
 from qrewrite.asides import dropped_aside_positions
 from qrewrite.text import (
+    POSSESSIVE,
     SENTENCE_END,
     WORD,
     close_match,
     holds_word,
     is_unknown_word,
+    name_forms,
     one_edit_apart,
     plain,
     sentence_ids,
@@ -105,7 +107,7 @@ def names(text):
     """(name, word position) pairs: words that mark a name or product (see the module docstring)."""
     shouted, found = is_shouted(text), []
     for position, match in enumerate(WORD.finditer(text)):
-        word = re.sub(r"['’]s$", "", match.group())
+        word = POSSESSIVE.sub("", match.group())
         before = text[:match.start()].rstrip()
         sentence_start = not before or SENTENCE_END.match(before[-1]) is not None
         if word.lower() in CHAT_NUMERALS | NOT_NAMES or not any(c.isalpha() for c in word):
@@ -269,7 +271,7 @@ def dropped_items(source, output):
     and a choice ("or") it dropped. A number counts wherever it stood: "got an iPhone 13. how do I ..." must keep
     the 13 (no shipped reference drops a number with its sentence), while a name in a dropped remark ("saw it on a
     TV show") may go."""
-    output_words = [w.lower() for w in words(output)]
+    output_words = name_forms(output)
     output_numbers, aside = {n for n, _ in numbers(output)}, dropped_aside_positions(source, output)
     dropped = [n for n, i in numbers(source) if n not in output_numbers and i not in aside]
     dropped += [n for n, i in names(source) if not close_match(n, output_words)
@@ -291,7 +293,7 @@ def dropped_items(source, output):
 
 def invented_items(source, output):
     """Numbers, names and negations of `output` that `source` does not hold (a fixed typo counts as held)."""
-    source_words = [w.lower() for w in words(source)]
+    source_words = name_forms(source)
     source_numbers = {n for n, _ in numbers(source, fuzzy=True)}
     invented = [n for n, _ in numbers(output) if n not in source_numbers]
     invented += [n for n, _ in names(output) if not close_match(n, source_words)]
@@ -302,8 +304,8 @@ def invented_items(source, output):
 
 def kept_by_reference(source, output, reference):
     """With a reference (evaluation), what must be kept is what the reference keeps of the source."""
-    source_numbers, source_words = {n for n, _ in numbers(source, fuzzy=True)}, [w.lower() for w in words(source)]
-    output_numbers, output_words = {n for n, _ in numbers(output, fuzzy=True)}, [w.lower() for w in words(output)]
+    source_numbers, source_words = {n for n, _ in numbers(source, fuzzy=True)}, name_forms(source)
+    output_numbers, output_words = {n for n, _ in numbers(output, fuzzy=True)}, name_forms(output)
     dropped = [n for n, _ in numbers(reference) if n in source_numbers and n not in output_numbers]
     dropped += [n for n, _ in names(reference) if close_match(n, source_words) and not close_match(n, output_words)]
     if len(negations(output, fuzzy=True)) < min(len(negations(reference)), len(negations(source, fuzzy=True))):

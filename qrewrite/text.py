@@ -8,6 +8,7 @@ from qrewrite.wordlists import CHAT_SPEAK, NAME_MATCH, NT_FORMS
 
 WORD = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
 SENTENCE_END = re.compile(r"[.!?:;\n]")
+POSSESSIVE = re.compile(r"['’]s$")
 TYPO_RARER = 2.0  # a typo fix is safe when the typed word is this much rarer (Zipf scale: 100 times) than the fix
 
 
@@ -33,6 +34,15 @@ def one_edit_apart(a, b):
     return any(longer[:i] + longer[i + 1:] == shorter for i in range(len(longer)))
 
 
+def name_forms(text):
+    """The lowercase words of a text, and each possessive without its 's ("Joe's" -> "joe's", "joe"): what a
+    name is matched against."""
+    found = []
+    for word in words(text.lower()):
+        found += [word, POSSESSIVE.sub("", word)] if POSSESSIVE.search(word) else [word]
+    return found
+
+
 def plain(word):
     return word.lower().replace("’", "'").replace("'", "")
 
@@ -56,13 +66,15 @@ def stem(word):
 
 
 def holds_word(word, held):
-    """Whether `word` (plain) is one of the `held` words, as written, with a typo fixed, or with another ending."""
+    """Whether `word` (plain) is one of the `held` words, as written, with a typo fixed, or with another ending,
+    or a typo of it with an ending ("tkaes" holds "take": "why does it take")."""
     if word in held or close_match(word, held):
         return True
-    root = stem(word)
+    root, inflected = stem(word), (word + "s", word + "es")
     for other in held:
         other_root = stem(other)
-        if one_edit_apart(word, other) or root == other_root or (min(len(root), len(other_root)) >= 4 and (
+        if one_edit_apart(word, other) or root == other_root or any(one_edit_apart(f, other) for f in inflected) or (
+                min(len(root), len(other_root)) >= 4 and (
                 one_edit_apart(root, other_root) or root.startswith(other_root) or other_root.startswith(root))):
             return True
     return False

@@ -140,6 +140,21 @@ def test_content_cut_from_the_kept_part(question, rewrite, verdict):
     assert change_reason(question, rewrite) == verdict
 
 
+@pytest.mark.parametrize("question, rewrite, verdict", [
+    # a possessive name is the name: "Joe's" keeps "Joe", in either text
+    ("which snacks from trader joe's r safe", "Which snacks from Trader Joe's are safe?", None),
+    ("How do I renew a Let's Encrypt certificate?", "How do I renew a Let's Encrypt certificate?", None),
+    ("HOW TO RENEW A LET'S ENCRYPT CERTIFICATE", "How do I renew a Let's Encrypt certificate?", None),
+    ("which snacks from trader joe's r safe", "Which snacks from Trader Jim's are safe?", "invented: Jim"),
+    # a typo of the word with an ending, the ending dropped as the question is turned round
+    ("my tesla app syas the car is asleep, why", "Why does my Tesla app say the car is asleep?", None),
+    ("my bathtub taeks so long to drain, why", "Why does my bathtub take so long to drain?", None),
+    ("my tesla app syas the car is asleep, why", "Why does my Tesla app stay asleep?", "changed: stay"),
+])
+def test_possessives_and_endings(question, rewrite, verdict):
+    assert change_reason(question, rewrite) == verdict
+
+
 @pytest.mark.parametrize("question, output, restored", RESTORE_CASES)
 def test_changed_words_are_put_back_as_the_question_wrote_them(question, output, restored):
     assert restore_changed(question, output) == restored
