@@ -65,6 +65,26 @@ class TiedOutputNotMissing(logging.Filter):
                                                   "['lm_head.weight']")
 
 
+class EpochSeededOrder(torch.utils.data.Sampler):
+    """The Trainer's length-grouped order of the training pairs, drawn from the seed and the epoch alone. The stock
+    sampler draws it from the global random state, which a run resumed inside an epoch does not share: the rest of
+    the epoch would then train on other batches than the uninterrupted run (some pairs twice, some never)."""
+
+    def __init__(self, sampler, seed):
+        self.sampler, self.seed, self.epoch = sampler, seed, 0
+        sampler.generator = torch.Generator()
+
+    def set_epoch(self, epoch):  # called by the Trainer (through accelerate) before each epoch
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.sampler)
+
+    def __iter__(self):
+        self.sampler.generator.manual_seed(self.seed + self.epoch)
+        return iter(self.sampler)
+
+
 def show_loss_mask(trainer, tokenizer):
     """Prints the first training example as the model sees it, with the loss mask made visible:
     tokens in [brackets] carry loss (the rewrite and its end-of-turn), the rest is prompt."""
@@ -265,8 +285,12 @@ def build_trainer(args, model, tokenizer, dataset, checkpoints, processes):
         use_cpu=not torch.accelerator.is_available(),  # without it, torchrun on a CPU runs N unrelated trainings
         ddp_find_unused_parameters=False,  # every weight takes part in each step (LoRA: every adapter)
     )
-    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset["train"], eval_dataset=dataset["valid"],
-                         processing_class=tokenizer, peft_config=peft_config)
+    class SeededOrderTrainer(SFTTrainer):
+        def _get_train_sampler(self, train_dataset=None):
+            return EpochSeededOrder(super()._get_train_sampler(train_dataset), self.args.seed)
+
+    trainer = SeededOrderTrainer(model=model, args=config, train_dataset=dataset["train"],
+                                 eval_dataset=dataset["valid"], processing_class=tokenizer, peft_config=peft_config)
     if model.config.tie_word_embeddings:
         logging.getLogger("transformers.trainer").addFilter(TiedOutputNotMissing())
     return trainer

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import PAIRS, REPO, run_script
 
@@ -260,3 +261,40 @@ def test_unknown_split_and_empty_train_split(workspace):
         assert result.returncode == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()]
         assert words in result.stderr
     assert snapshot(workspace) == before
+
+
+@pytest.mark.slow
+def test_resume_from_a_checkpoint_inside_an_epoch_gives_identical_weights(tmp_path, pair_files, tiny_model_dir):
+    from safetensors.torch import load_file
+
+    data = tmp_path / "processed"
+    run_script("datamod.py", "--train", pair_files[0], "--valid", pair_files[1], "--out", data)
+    common = ["finetune.py", "--data", data, "--model", tiny_model_dir, "--epochs", "1", "--evals-per-epoch", "2",
+              "--batch-size", "1", "--lr", "1e-3"]
+    run_script(*common, "--out", tmp_path / "whole", "--reports", tmp_path / "o1")
+    checkpoints = sorted((tmp_path / "whole" / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name[11:]))
+    assert len(checkpoints) == 2  # one inside the epoch, one at its end
+
+    stopped = tmp_path / "stopped"  # the run as a kill right after its first checkpoint leaves it
+    shutil.copytree(tmp_path / "whole", stopped, symlinks=True)
+    shutil.rmtree(stopped / "best")
+    shutil.rmtree(stopped / "checkpoints" / checkpoints[1].name)
+    run_script(*common, "--out", stopped, "--reports", tmp_path / "o2", "--resume")
+    whole, resumed = (load_file(str(d / "best" / "model.safetensors")) for d in (tmp_path / "whole", stopped))
+    assert whole.keys() == resumed.keys() and all((whole[k] == resumed[k]).all() for k in whole)
+
+
+def test_the_training_order_is_the_seeds_and_the_epochs_alone():
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from finetune import EpochSeededOrder
+
+    def order(seed, epoch, noise):
+        torch.manual_seed(noise)  # the global random state, which a resumed run does not share
+        sampler = EpochSeededOrder(LengthGroupedSampler(4, lengths=[i % 7 + 1 for i in range(64)]), seed)
+        sampler.set_epoch(epoch)
+        return list(sampler)
+
+    assert order(42, 0, noise=1) == order(42, 0, noise=2)
+    assert order(42, 0, noise=1) != order(42, 1, noise=1) and sorted(order(42, 1, noise=1)) == list(range(64))
+    assert order(42, 0, noise=1) != order(43, 0, noise=1)
