@@ -8,7 +8,7 @@ threads) and the static prompt on and off; the openvino engine (OpenVINO GenAI, 
 beside --model); the peers ONNX Runtime GenAI (int8) and llama.cpp (GGUF Q8_0, several sequences per llama_decode).
 (OpenVINO's LLMPipeline and vLLM's CPU build lost everywhere: results.md.) qrewrite/bench_workers.py runs each row.
 
-Figures: ms for one question alone (median over the questions, batch 1), new tokens/s at batch 16 (16 prompts
+Figures: ms for one question alone (median over the questions, batch 1), new tokens/s at batch 16 (--batch: 16 prompts
 decoded together), the share of greedy outputs identical to fp32's (fp32 one question at a time is the reference),
 corpus BLEU of the raw batch-16 outputs against the pairs' references (no guard), size on disk. A candidate that
 cannot run gets one line saying why. The table starts with the CPU (lscpu), the date and the threads, and ends with
@@ -56,7 +56,7 @@ def cpu_line():
     return f"{fields.get('Model name', '?').strip()} ({listed})"
 
 
-def make_job(model, data, limit):
+def make_job(model, data, limit, batch):
     """The prompts as the Rewriter builds them (similar lengths together, as Rewriter.generate orders them), their
     bounds (max_new_tokens_for), the stop ids, the references, and a function that decodes ids to text."""
     from types import SimpleNamespace
@@ -71,7 +71,7 @@ def make_job(model, data, limit):
     rewriter = Rewriter(model, engine=SimpleNamespace(name="prompts only", tokenizer=tokenizer, beam_search=False))
     encoded = sorted(((rewriter.prompt_ids(p["input"]), p["output"]) for p in pairs), key=lambda e: len(e[0][0]))
     job = {"prompts": [ids for (ids, _), _ in encoded], "stop_ids": rewriter.stop_ids,
-           "max_new_tokens": [max_new_tokens_for(n) for (_, n), _ in encoded]}
+           "max_new_tokens": [max_new_tokens_for(n) for (_, n), _ in encoded], "batch": batch}
     decode = lambda ids: tokenizer.decode(ids, skip_special_tokens=True).strip()  # as Rewriter.generate decodes
     return job, [reference for _, reference in encoded], decode
 
@@ -167,12 +167,12 @@ def ctranslate2_candidates(int8_folder):
     return candidates, skipped
 
 
-def openvino_candidates(model):
+def openvino_candidates(model, batch):
     """[candidate], [(label, why not)]: the openvino engine on quantize.py --openvino's folder beside --model."""
     from qrewrite.engines import holds_openvino_model
     from qrewrite.paths import openvino_dir_for
 
-    label = f"OpenVINO GenAI ContinuousBatchingPipeline ({PROJECT_OPENVINO}), int8 weights, {BATCH} at a time"
+    label = f"OpenVINO GenAI ContinuousBatchingPipeline ({PROJECT_OPENVINO}), int8 weights, {batch} at a time"
     folder = openvino_dir_for(model)
     why = ("openvino_genai is not installed in this venv; pip install -e \".[openvino]\""
            if not has_module(sys.executable, "openvino_genai") else None if holds_openvino_model(folder)
@@ -205,7 +205,7 @@ def peer_candidates(args):
     gguf = once(lambda: converted(models / "gguf", "model-q8_0.gguf", lambda out: export_gguf(args.model, out)))
     peers = [  # label, kind, its python, the module it needs, its model folder, its weight files
         ("ONNX Runtime GenAI, int8 (MatMulNBits)", "onnxruntime", python, "onnxruntime_genai", onnx, "model.onnx*"),
-        (f"llama.cpp GGUF Q8_0, up to {BATCH} sequences a llama_decode", "llama_cpp", python, "llama_cpp", gguf,
+        (f"llama.cpp GGUF Q8_0, up to {args.batch} sequences a llama_decode", "llama_cpp", python, "llama_cpp", gguf,
          "*.gguf")]
     candidates, skipped = [], []
     for label, kind, peer_python, module, folder_of, pattern in peers:
@@ -264,9 +264,10 @@ def figures(candidate, result, job, reference, references, decode):
 def markdown(report):
     lines = [f"CPU: {report['cpu']}; {report['threads']} threads; {report['date']}", "",
              f"{report['questions']} questions of {report['data']}, model {report['model']}; greedy, the project's "
-             f"prompt token ids for every engine; batch {BATCH}", "",
-             f"| engine | size MB | ms, one question alone (median) | new tok/s, batch {BATCH} | greedy = fp32, alone "
-             f"| greedy = fp32, batch {BATCH} | BLEU, batch {BATCH} (raw) |", "|---|---|---|---|---|---|---|"]
+             f"prompt token ids for every engine; batch {report['batch']}", "",
+             f"| engine | size MB | ms, one question alone (median) | new tok/s, batch {report['batch']} "
+             f"| greedy = fp32, alone | greedy = fp32, batch {report['batch']} | BLEU, batch {report['batch']} (raw) |",
+             "|---|---|---|---|---|---|---|"]
     lines += [f"| {label} | {m['size_mb']} | {m['ms_alone']} | {m['tokens_per_s_batch']} "
               f"| {m['same_as_fp32_alone']:.1%} | {m['same_as_fp32_batch']:.1%} | {m['bleu_batch']:.2f} |"
               for label, m in report["engines"].items()]
@@ -298,7 +299,7 @@ def goals(report):
     quickest = min(ours, key=lambda name: ours[name]["ms_alone"])
     met = lambda ok: "met" if ok else "not met"
     lines = ["", f"goals, for the settings the Rewriter picks on this CPU ({label}):",
-             f"- {mine['tokens_per_s_batch']} new tok/s at batch {BATCH} (goal >= 400): "
+             f"- {mine['tokens_per_s_batch']} new tok/s at batch {report['batch']} (goal >= 400): "
              f"{met(mine['tokens_per_s_batch'] >= 400)}"]
     if peers:
         fastest = min(peers, key=lambda name: peers[name]["ms_alone"])
@@ -321,6 +322,8 @@ def parse_args():
                         help="fp32 model folder (finetune.py's best/); its int8 model is the folder int8/ beside it")
     parser.add_argument("--data", default="dataset/valid.json", help="JSON pairs: the questions and references")
     parser.add_argument("--limit", type=positive_int, default=50, help="questions measured")
+    parser.add_argument("--batch", type=positive_int, default=BATCH,
+                        help="prompts decoded together for the new tokens/s column (the goal: 16 or more)")
     parser.add_argument("--reports", renamed_from=["--outputs"],
                         help="folder for bench_engines.md and .json (default: outputs/<run>)")
     parser.add_argument("--peers-python", help="python of the venv the peers are installed in (not the project's)")
@@ -356,17 +359,18 @@ def main():
     args = parse_args()
     try:
         int8_folder = check_inputs(args)
-        job, references, decode = make_job(args.model, args.data, args.limit)
+        job, references, decode = make_job(args.model, args.data, args.limit, args.batch)
     except (DataError, ModelError) as err:
         fail(err)
     fp32 = {"label": "fp32 transformers (reference)", "kind": "fp32", "python": sys.executable, "folder": args.model,
             "env": {}, "size_mb": size_mb(args.model, "*.safetensors")}
-    ct2, ct2_skipped = (a + b for a, b in zip(ctranslate2_candidates(int8_folder), openvino_candidates(args.model)))
+    ct2, ct2_skipped = (a + b for a, b in zip(ctranslate2_candidates(int8_folder),
+                                              openvino_candidates(args.model, args.batch)))
     peers, peers_skipped = peer_candidates(args)
     if args.only:
         ct2, peers = ([c for c in group if args.only.search(c["label"])] for group in (ct2, peers))
     report = {"cpu": cpu_line(), "date": date.today().isoformat(), "threads": THREADS, "model": args.model,
-              "data": args.data, "questions": len(references), "batch": BATCH, "engines": {},
+              "data": args.data, "questions": len(references), "batch": args.batch, "engines": {},
               "could_not_run": dict(ct2_skipped + peers_skipped), "ct2_backends": {}}
     reference = None
     with tempfile.TemporaryDirectory(prefix="bench_engines.") as folder:
