@@ -6,7 +6,7 @@ import pytest
 
 import bench_engines
 from conftest import run_script
-from qrewrite import bench_workers
+from qrewrite import bench_report, bench_workers
 from quantize import export_openvino_dir, quantize
 
 
@@ -68,7 +68,7 @@ def test_table_names_the_cpu_every_row_and_what_could_not_run():
     report = {"cpu": "Some CPU (avx2 yes)", "threads": 2, "date": "2026-12-06", "questions": 2, "data": "d.json",
               "model": "m", "batch": 32, "engines": {"fp32": row}, "could_not_run": {"vLLM": "no wheel"},
               "ct2_backends": {"0": ["GEMM backend: x"]}}
-    table = bench_engines.markdown(report)
+    table = bench_report.markdown(report)
     assert table.startswith("CPU: Some CPU (avx2 yes); 2 threads; 2026-12-06")
     assert "new tok/s, batch 32 |" in table
     assert "| fp32 | 1.0 | 2.0 | 3.0 | 100.0% | 98.0% | 50.00 |" in table
