@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -82,19 +81,24 @@ def size_mb(folder, pattern):
 
 
 def converted(folder, marker, convert):
-    """A peer model folder, converted once: reused when it holds `marker`, else written beside it and moved in."""
+    """A peer model folder, converted once: reused when it holds `marker`, else written into a new hidden folder
+    beside it (never one a user may have) and moved in when whole."""
+    from qrewrite.paths import discard, staging_dir
+
     folder = Path(folder)
     if (folder / marker).is_file():
         return folder
     if folder.is_dir() and any(folder.iterdir()):  # not ours: never deleted
         raise CannotRun(f"{folder} holds files but no {marker}; move it away or pass other --peer-models")
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    staged = staging_dir(folder)
     start = time.perf_counter()
-    convert(partial)
-    if not (partial / marker).is_file():
-        raise CannotRun(f"the conversion wrote no {marker}")
-    partial.rename(folder)  # onto nothing, or an empty folder
+    try:
+        convert(staged)
+        if not (staged / marker).is_file():
+            raise CannotRun(f"the conversion wrote no {marker}")
+        staged.rename(folder)  # onto nothing, or an empty folder
+    finally:
+        discard(staged)  # a failed conversion's files; nothing once moved in
     print(f"converted {folder} in {time.perf_counter() - start:.0f} s", flush=True)
     return folder
 

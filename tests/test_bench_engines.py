@@ -94,3 +94,27 @@ def test_a_run_on_a_tiny_model(tiny_model_dir, tmp_path, pair_files):
     assert openvino["ms_alone"] > 0 and openvino["tokens_per_s_batch"] > 0 and openvino["size_mb"] > 0
     assert "no --peers-python given" in report["could_not_run"]["ONNX Runtime GenAI, int8 (MatMulNBits)"]
     assert (reports / "bench_engines.md").read_text() in done.stdout
+
+
+def test_a_conversion_never_deletes_a_folder_it_did_not_write(tmp_path):
+    mine = tmp_path / "gguf.partial"  # the name an interrupted conversion used to leave, and delete
+    mine.mkdir()
+    (mine / "notes.txt").write_text("a user's file")
+
+    def fails(out):
+        (out / "half.bin").write_bytes(b"x")
+        raise bench_engines.CannotRun("converter crashed")
+
+    with pytest.raises(bench_engines.CannotRun, match="crashed"):
+        bench_engines.converted(tmp_path / "gguf", "model.gguf", fails)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gguf.partial"]  # its own half-written files gone
+    assert (mine / "notes.txt").read_text() == "a user's file"
+
+    (tmp_path / "gguf").mkdir()  # an empty folder is filled
+    done = bench_engines.converted(tmp_path / "gguf", "model.gguf", lambda out: (out / "model.gguf").write_bytes(b"m"))
+    assert (done / "model.gguf").read_bytes() == b"m" and (mine / "notes.txt").is_file()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "a.txt").write_text("kept")
+    with pytest.raises(bench_engines.CannotRun, match="holds files but no model.gguf"):
+        bench_engines.converted(tmp_path / "other", "model.gguf", lambda out: None)
+    assert (tmp_path / "other" / "a.txt").read_text() == "kept"
