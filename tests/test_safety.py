@@ -260,3 +260,16 @@ def test_unknown_split_and_empty_train_split(workspace):
         assert result.returncode == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()]
         assert words in result.stderr
     assert snapshot(workspace) == before
+
+
+def test_a_reports_folder_made_inside_another_leaves_both_usable(tmp_path):
+    from qrewrite.paths import OutputError, check_reports_dir, open_reports_dir
+
+    users = tmp_path / "mine"
+    users.mkdir()
+    (users / "notes.txt").write_text("a user's file")
+    open_reports_dir(check_reports_dir(tmp_path / "outputs" / "int8" / "bench", ["metrics.json"]))
+    assert check_reports_dir(tmp_path / "outputs" / "int8", ["metrics.json"])  # made above: ours, usable
+    open_reports_dir(check_reports_dir(users / "bench", ["metrics.json"]))
+    with pytest.raises(OutputError, match="holds files not written by"):
+        check_reports_dir(users, ["metrics.json"])  # the user's folder is not claimed
