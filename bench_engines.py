@@ -7,8 +7,9 @@ offers among int8, int8_float32, bfloat16 and int8_bfloat16, both thread layouts
 threads) and the static prompt on and off; the openvino engine (OpenVINO GenAI, on quantize.py --openvino's folder
 beside --model); the peers ONNX Runtime GenAI (int8) and llama.cpp (GGUF Q8_0, several sequences per llama_decode).
 (OpenVINO's LLMPipeline and vLLM's CPU build lost everywhere: results.md.) qrewrite/bench_workers.py runs each row.
+qrewrite/bench_report.py writes the table and the goals.
 
-Figures: ms for one question alone (median over the questions, batch 1), new tokens/s at batch 16 (16 prompts
+Figures: ms for one question alone (median over the questions, batch 1), new tokens/s at batch 16 (--batch: 16 prompts
 decoded together), the share of greedy outputs identical to fp32's (fp32 one question at a time is the reference),
 corpus BLEU of the raw batch-16 outputs against the pairs' references (no guard), size on disk. A candidate that
 cannot run gets one line saying why. The table starts with the CPU (lscpu), the date and the threads, and ends with
@@ -23,7 +24,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -32,6 +32,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from qrewrite.bench_report import PROJECT_OPENVINO, markdown
 from qrewrite.bench_workers import BATCH, THREADS
 
 WORKER_TIMEOUT_S = 3600
@@ -40,7 +41,6 @@ CT2_COMPUTE_TYPES = ("int8", "int8_float32", "bfloat16", "int8_bfloat16")  # eac
 CT2_LAYOUTS = ((THREADS, 1), (1, THREADS))  # (workers, threads each)
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
 REPORT_NAMES = ["bench_engines.json", "bench_engines.md"]
-PROJECT_OPENVINO = "the openvino engine"  # in its row's label: the project's own engine, not a peer
 REPO, WORKER_MODULE = Path(__file__).resolve().parent, "qrewrite.bench_workers"  # run from REPO: any venv finds it
 
 class CannotRun(Exception):
@@ -56,7 +56,7 @@ def cpu_line():
     return f"{fields.get('Model name', '?').strip()} ({listed})"
 
 
-def make_job(model, data, limit):
+def make_job(model, data, limit, batch):
     """The prompts as the Rewriter builds them (similar lengths together, as Rewriter.generate orders them), their
     bounds (max_new_tokens_for), the stop ids, the references, and a function that decodes ids to text."""
     from types import SimpleNamespace
@@ -71,7 +71,7 @@ def make_job(model, data, limit):
     rewriter = Rewriter(model, engine=SimpleNamespace(name="prompts only", tokenizer=tokenizer, beam_search=False))
     encoded = sorted(((rewriter.prompt_ids(p["input"]), p["output"]) for p in pairs), key=lambda e: len(e[0][0]))
     job = {"prompts": [ids for (ids, _), _ in encoded], "stop_ids": rewriter.stop_ids,
-           "max_new_tokens": [max_new_tokens_for(n) for (_, n), _ in encoded]}
+           "max_new_tokens": [max_new_tokens_for(n) for (_, n), _ in encoded], "batch": batch}
     decode = lambda ids: tokenizer.decode(ids, skip_special_tokens=True).strip()  # as Rewriter.generate decodes
     return job, [reference for _, reference in encoded], decode
 
@@ -81,19 +81,24 @@ def size_mb(folder, pattern):
 
 
 def converted(folder, marker, convert):
-    """A peer model folder, converted once: reused when it holds `marker`, else written beside it and moved in."""
+    """A peer model folder, converted once: reused when it holds `marker`, else written into a new hidden folder
+    beside it (never one a user may have) and moved in when whole."""
+    from qrewrite.paths import discard, staging_dir
+
     folder = Path(folder)
     if (folder / marker).is_file():
         return folder
     if folder.is_dir() and any(folder.iterdir()):  # not ours: never deleted
         raise CannotRun(f"{folder} holds files but no {marker}; move it away or pass other --peer-models")
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    staged = staging_dir(folder)
     start = time.perf_counter()
-    convert(partial)
-    if not (partial / marker).is_file():
-        raise CannotRun(f"the conversion wrote no {marker}")
-    partial.rename(folder)  # onto nothing, or an empty folder
+    try:
+        convert(staged)
+        if not (staged / marker).is_file():
+            raise CannotRun(f"the conversion wrote no {marker}")
+        staged.rename(folder)  # onto nothing, or an empty folder
+    finally:
+        discard(staged)  # a failed conversion's files; nothing once moved in
     print(f"converted {folder} in {time.perf_counter() - start:.0f} s", flush=True)
     return folder
 
@@ -167,12 +172,12 @@ def ctranslate2_candidates(int8_folder):
     return candidates, skipped
 
 
-def openvino_candidates(model):
+def openvino_candidates(model, batch):
     """[candidate], [(label, why not)]: the openvino engine on quantize.py --openvino's folder beside --model."""
     from qrewrite.engines import holds_openvino_model
     from qrewrite.paths import openvino_dir_for
 
-    label = f"OpenVINO GenAI ContinuousBatchingPipeline ({PROJECT_OPENVINO}), int8 weights, {BATCH} at a time"
+    label = f"OpenVINO GenAI ContinuousBatchingPipeline ({PROJECT_OPENVINO}), int8 weights, {batch} at a time"
     folder = openvino_dir_for(model)
     why = ("openvino_genai is not installed in this venv; pip install -e \".[openvino]\""
            if not has_module(sys.executable, "openvino_genai") else None if holds_openvino_model(folder)
@@ -205,7 +210,7 @@ def peer_candidates(args):
     gguf = once(lambda: converted(models / "gguf", "model-q8_0.gguf", lambda out: export_gguf(args.model, out)))
     peers = [  # label, kind, its python, the module it needs, its model folder, its weight files
         ("ONNX Runtime GenAI, int8 (MatMulNBits)", "onnxruntime", python, "onnxruntime_genai", onnx, "model.onnx*"),
-        (f"llama.cpp GGUF Q8_0, up to {BATCH} sequences a llama_decode", "llama_cpp", python, "llama_cpp", gguf,
+        (f"llama.cpp GGUF Q8_0, up to {args.batch} sequences a llama_decode", "llama_cpp", python, "llama_cpp", gguf,
          "*.gguf")]
     candidates, skipped = [], []
     for label, kind, peer_python, module, folder_of, pattern in peers:
@@ -261,57 +266,6 @@ def figures(candidate, result, job, reference, references, decode):
             "size_mb": candidate["size_mb"]}, alone
 
 
-def markdown(report):
-    lines = [f"CPU: {report['cpu']}; {report['threads']} threads; {report['date']}", "",
-             f"{report['questions']} questions of {report['data']}, model {report['model']}; greedy, the project's "
-             f"prompt token ids for every engine; batch {BATCH}", "",
-             f"| engine | size MB | ms, one question alone (median) | new tok/s, batch {BATCH} | greedy = fp32, alone "
-             f"| greedy = fp32, batch {BATCH} | BLEU, batch {BATCH} (raw) |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {label} | {m['size_mb']} | {m['ms_alone']} | {m['tokens_per_s_batch']} "
-              f"| {m['same_as_fp32_alone']:.1%} | {m['same_as_fp32_batch']:.1%} | {m['bleu_batch']:.2f} |"
-              for label, m in report["engines"].items()]
-    lines += [""] + [f"- could not run: {label}: {why}" for label, why in report["could_not_run"].items()]
-    lines += [f"- CTranslate2, CT2_USE_MKL={backend} (CT2_VERBOSE): {'; '.join(said)}"
-              for backend, said in report["ct2_backends"].items()]
-    return "\n".join(lines + goals(report)) + "\n"
-
-
-def shipped_label():
-    """The row of the settings the Rewriter picks on this CPU (qrewrite/cpu.py)."""
-    from qrewrite import cpu
-
-    chosen, _ = cpu.choose(THREADS)
-    mkl = {"mkl": "1", "onednn": "0", None: "1" if cpu.cpu_vendor() == "GenuineIntel" else "0"}[chosen["backend"]]
-    return (f"CTranslate2 {chosen['compute_type']}, CT2_USE_MKL={mkl}, {chosen['workers']} worker(s) x "
-            f"{chosen['threads']} thread(s), static prompt on")
-
-
-def goals(report):
-    """The goals, for the settings the Rewriter picks here: batch speed, one question on the project's fastest
-    engine against the fastest peer, greedy outputs identical to fp32's, BLEU against fp32's."""
-    rows, label = report["engines"], shipped_label()
-    if label not in rows:
-        return ["", f"goals: the row the Rewriter picks here ({label}) was not measured"]
-    mine, fp32 = rows[label], next(iter(rows.values()))
-    ours = {name: m for name, m in rows.items() if name.startswith("CTranslate2") or PROJECT_OPENVINO in name}
-    peers = {name: m for name, m in rows.items() if name not in ours and not name.startswith("fp32")}
-    quickest = min(ours, key=lambda name: ours[name]["ms_alone"])
-    met = lambda ok: "met" if ok else "not met"
-    lines = ["", f"goals, for the settings the Rewriter picks on this CPU ({label}):",
-             f"- {mine['tokens_per_s_batch']} new tok/s at batch {BATCH} (goal >= 400): "
-             f"{met(mine['tokens_per_s_batch'] >= 400)}"]
-    if peers:
-        fastest = min(peers, key=lambda name: peers[name]["ms_alone"])
-        lines.append(f"- one question alone: {ours[quickest]['ms_alone']} ms ({quickest}); the fastest peer, "
-                     f"{fastest}, {peers[fastest]['ms_alone']} ms (goal: no slower): "
-                     f"{met(ours[quickest]['ms_alone'] <= peers[fastest]['ms_alone'])}")
-    lines += [f"- greedy output identical to fp32 on {mine['same_as_fp32_batch']:.1%} (goal >= 90%): "
-              f"{met(mine['same_as_fp32_batch'] >= 0.9)}",
-              f"- BLEU {mine['bleu_batch']:.2f} against fp32's {fp32['bleu_batch']:.2f} (goal: within 0.5): "
-              f"{met(mine['bleu_batch'] >= fp32['bleu_batch'] - 0.5)}"]
-    return lines
-
-
 def parse_args():
     from qrewrite.cli import ArgumentParser, positive_int
     from qrewrite.modeling import TRAINED_MODEL
@@ -321,6 +275,8 @@ def parse_args():
                         help="fp32 model folder (finetune.py's best/); its int8 model is the folder int8/ beside it")
     parser.add_argument("--data", default="dataset/valid.json", help="JSON pairs: the questions and references")
     parser.add_argument("--limit", type=positive_int, default=50, help="questions measured")
+    parser.add_argument("--batch", type=positive_int, default=BATCH,
+                        help="prompts decoded together for the new tokens/s column (the goal: 16 or more)")
     parser.add_argument("--reports", renamed_from=["--outputs"],
                         help="folder for bench_engines.md and .json (default: outputs/<run>)")
     parser.add_argument("--peers-python", help="python of the venv the peers are installed in (not the project's)")
@@ -356,17 +312,18 @@ def main():
     args = parse_args()
     try:
         int8_folder = check_inputs(args)
-        job, references, decode = make_job(args.model, args.data, args.limit)
+        job, references, decode = make_job(args.model, args.data, args.limit, args.batch)
     except (DataError, ModelError) as err:
         fail(err)
     fp32 = {"label": "fp32 transformers (reference)", "kind": "fp32", "python": sys.executable, "folder": args.model,
             "env": {}, "size_mb": size_mb(args.model, "*.safetensors")}
-    ct2, ct2_skipped = (a + b for a, b in zip(ctranslate2_candidates(int8_folder), openvino_candidates(args.model)))
+    ct2, ct2_skipped = (a + b for a, b in zip(ctranslate2_candidates(int8_folder),
+                                              openvino_candidates(args.model, args.batch)))
     peers, peers_skipped = peer_candidates(args)
     if args.only:
         ct2, peers = ([c for c in group if args.only.search(c["label"])] for group in (ct2, peers))
     report = {"cpu": cpu_line(), "date": date.today().isoformat(), "threads": THREADS, "model": args.model,
-              "data": args.data, "questions": len(references), "batch": BATCH, "engines": {},
+              "data": args.data, "questions": len(references), "batch": args.batch, "engines": {},
               "could_not_run": dict(ct2_skipped + peers_skipped), "ct2_backends": {}}
     reference = None
     with tempfile.TemporaryDirectory(prefix="bench_engines.") as folder:

@@ -33,9 +33,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qrewrite import cpu
 from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.data import load_pairs, write_json_atomic
-from qrewrite.engines import CTranslate2Engine, TorchEngine, int8_dir_for, load_tokenizer
+from qrewrite.engines import TorchEngine, int8_dir_for, load_tokenizer, open_engine
 from qrewrite.errors import DataError, ModelError
 from qrewrite.metrics import score
 from qrewrite.modeling import TRAINED_MODEL, embedded_gguf_path, load_model, resolve_model
@@ -257,8 +258,9 @@ def engines_to_measure(model_dir, int8_dir, smoothed, compared_dir, openvino_dir
     engine on the model converted without smoothing, llama.cpp (where it is installed and applies), and the
     openvino engine (with --openvino)."""
     threads = torch.get_num_threads()
-    ctranslate2 = lambda folder: lambda: CTranslate2Engine(folder, threads=threads, inter_threads=threads)
-    layout = f"{threads} workers x 1 thread"
+    ctranslate2 = lambda folder: lambda: open_engine(folder, backend="int8")  # the layout chosen for this CPU
+    settings, _ = cpu.choose(threads)
+    layout = f"{settings['workers']} worker(s) x {settings['threads']} thread(s)"
     engines = {"fp32 transformers": (lambda: TorchEngine(model_dir, device="cpu"),
                                      folder_size_mb(resolve_model(model_dir), "*.safetensors"))}
     if importlib.util.find_spec("llama_cpp") is None:

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 THREADS = 2
-BATCH = 16  # new tokens/s is measured with this many prompts decoded together
-WARMUP_QUESTIONS = 2  # decoded alone, and BATCH decoded together, before anything is timed
+BATCH = 16  # new tokens/s is measured with this many prompts decoded together (bench_engines.py --batch)
+WARMUP_QUESTIONS = 2  # decoded alone, and one batch decoded together, before anything is timed
 ONNX_PAD_ID = 0  # <|endoftext|>: never in a prompt (user text is tokenized as plain text); SmolLM2 pads with
 #                  <|im_end|>, which every prompt holds, and ONNX Runtime GenAI masks every pad id it sees
 LLAMA_CONTEXT_PER_SEQUENCE = 1024  # prompt (at most 256 question tokens + template) + at most 528 new tokens
@@ -104,7 +104,7 @@ def open_llama_cpp(spec):
     model = _internals.LlamaModel(path_model=str(gguf_file), params=llama_cpp.llama_model_default_params(),
                                   verbose=False)
     params = llama_cpp.llama_context_default_params()
-    params.n_ctx, params.n_seq_max = BATCH * LLAMA_CONTEXT_PER_SEQUENCE, BATCH
+    params.n_ctx, params.n_seq_max = spec["batch"] * LLAMA_CONTEXT_PER_SEQUENCE, spec["batch"]
     params.n_batch, params.n_ubatch = LLAMA_BATCH_TOKENS, 512
     params.n_threads = params.n_threads_batch = THREADS
     context = _internals.LlamaContext(model=model, params=params, verbose=False)
@@ -154,24 +154,26 @@ OPENERS = {"fp32": open_fp32, "ctranslate2": open_ctranslate2, "openvino": open_
 
 
 def measure(generate, job):
-    """Each prompt alone (batch 1, timed one by one), then all of them BATCH at a time (timed as a whole)."""
-    prompts, limits, stop_ids = job["prompts"], job["max_new_tokens"], job["stop_ids"]
+    """Each prompt alone (batch 1, timed one by one), then all of them the job's batch at a time (timed as a
+    whole)."""
+    prompts, limits, stop_ids, batch = job["prompts"], job["max_new_tokens"], job["stop_ids"], job["batch"]
     generate(prompts[:WARMUP_QUESTIONS], limits[:WARMUP_QUESTIONS], stop_ids, 1)
-    generate(prompts[:BATCH], limits[:BATCH], stop_ids, BATCH)
+    generate(prompts[:batch], limits[:batch], stop_ids, batch)
     alone, seconds = [], []
     for prompt, limit in zip(prompts, limits):
         start = time.perf_counter()
         alone += generate([prompt], [limit], stop_ids, 1)
         seconds.append(time.perf_counter() - start)
     start = time.perf_counter()
-    batched = generate(prompts, limits, stop_ids, BATCH)
+    batched = generate(prompts, limits, stop_ids, batch)
     return {"seconds_alone": seconds, "seconds_batched": time.perf_counter() - start,
             "alone": [list(map(int, ids)) for ids in alone], "batched": [list(map(int, ids)) for ids in batched]}
 
 
 def run_worker(spec_file):
     spec = json.loads(Path(spec_file).read_text(encoding="utf-8"))
-    result = measure(OPENERS[spec["kind"]](spec), json.loads(Path(spec["job"]).read_text(encoding="utf-8")))
+    job = json.loads(Path(spec["job"]).read_text(encoding="utf-8"))
+    result = measure(OPENERS[spec["kind"]]({**spec, "batch": job["batch"]}), job)
     Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
 
 

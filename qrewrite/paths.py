@@ -131,9 +131,13 @@ def check_reports_dir(path, names, inputs=(), flag="--reports"):
 
 
 def open_reports_dir(path):
-    """Creates and marks the outputs folder (after check_reports_dir), right before the first write."""
+    """Creates and marks the outputs folder (after check_reports_dir), right before the first write; the folders
+    above it that this makes are marked too, so that a later run may write its reports there."""
     path = Path(path)
+    made = [folder for folder in (path, *path.parents) if not folder.exists()]
     path.mkdir(parents=True, exist_ok=True)
+    for folder in made:
+        mark_dir(folder, REPORTS_OWNER)
     if owner_of(path) is None:
         mark_dir(path, REPORTS_OWNER)
     return path

@@ -6,7 +6,7 @@ import pytest
 
 import bench_engines
 from conftest import run_script
-from qrewrite import bench_workers
+from qrewrite import bench_report, bench_workers
 from quantize import export_openvino_dir, quantize
 
 
@@ -40,10 +40,13 @@ def test_measure_times_each_prompt_alone_then_batches():
         seen.append((len(prompts), batch))
         return [[7] * limit for limit in limits]
 
-    job = {"prompts": [[1]] * 20, "max_new_tokens": [3] * 20, "stop_ids": [2]}
+    job = {"prompts": [[1]] * 20, "max_new_tokens": [3] * 20, "stop_ids": [2], "batch": 16}
     result = bench_workers.measure(generate, job)
     assert seen == [(2, 1), (16, 16)] + [(1, 1)] * 20 + [(20, 16)]  # warm-up, alone, then batched
     assert len(result["seconds_alone"]) == 20 and result["alone"] == result["batched"] == [[7, 7, 7]] * 20
+    seen.clear()
+    bench_workers.measure(generate, {**job, "batch": 8})  # --batch 8
+    assert seen == [(2, 1), (8, 8)] + [(1, 1)] * 20 + [(20, 8)]
 
 
 def test_figures_cut_outputs_as_the_engines_do_and_compare_with_fp32():
@@ -63,10 +66,11 @@ def test_table_names_the_cpu_every_row_and_what_could_not_run():
     row = {"size_mb": 1.0, "ms_alone": 2.0, "tokens_per_s_batch": 3.0, "same_as_fp32_alone": 1.0,
            "same_as_fp32_batch": 0.98, "bleu_batch": 50.0}
     report = {"cpu": "Some CPU (avx2 yes)", "threads": 2, "date": "2026-12-06", "questions": 2, "data": "d.json",
-              "model": "m", "engines": {"fp32": row}, "could_not_run": {"vLLM": "no wheel"},
+              "model": "m", "batch": 32, "engines": {"fp32": row}, "could_not_run": {"vLLM": "no wheel"},
               "ct2_backends": {"0": ["GEMM backend: x"]}}
-    table = bench_engines.markdown(report)
+    table = bench_report.markdown(report)
     assert table.startswith("CPU: Some CPU (avx2 yes); 2 threads; 2026-12-06")
+    assert "new tok/s, batch 32 |" in table
     assert "| fp32 | 1.0 | 2.0 | 3.0 | 100.0% | 98.0% | 50.00 |" in table
     assert "- could not run: vLLM: no wheel" in table and "CT2_USE_MKL=0 (CT2_VERBOSE): GEMM backend: x" in table
 
@@ -79,13 +83,38 @@ def test_a_run_on_a_tiny_model(tiny_model_dir, tmp_path, pair_files):
     export_openvino_dir(str(best), best.parent / "openvino")  # the openvino engine's row
     reports = tmp_path / "reports"
     done = run_script("bench_engines.py", "--model", best, "--data", pair_files[1], "--limit", "2",
-                      "--reports", reports)
+                      "--batch", "4", "--reports", reports)
     report = json.loads((reports / "bench_engines.json").read_text())
     fp32 = report["engines"]["fp32 transformers (reference)"]
-    assert fp32["same_as_fp32_alone"] == 1.0 and report["questions"] == 2
+    assert fp32["same_as_fp32_alone"] == 1.0 and report["questions"] == 2 and report["batch"] == 4
     ct2 = [label for label in report["engines"] if label.startswith("CTranslate2 int8, CT2_USE_MKL=0")]
     assert len(ct2) == 4  # two thread layouts, static prompt on and off
-    openvino = next(m for label, m in report["engines"].items() if label.startswith("OpenVINO GenAI"))
+    openvino = next(m for label, m in report["engines"].items()
+                    if label.startswith("OpenVINO GenAI") and "4 at a time" in label)
     assert openvino["ms_alone"] > 0 and openvino["tokens_per_s_batch"] > 0 and openvino["size_mb"] > 0
     assert "no --peers-python given" in report["could_not_run"]["ONNX Runtime GenAI, int8 (MatMulNBits)"]
     assert (reports / "bench_engines.md").read_text() in done.stdout
+
+
+def test_a_conversion_never_deletes_a_folder_it_did_not_write(tmp_path):
+    mine = tmp_path / "gguf.partial"  # the name an interrupted conversion used to leave, and delete
+    mine.mkdir()
+    (mine / "notes.txt").write_text("a user's file")
+
+    def fails(out):
+        (out / "half.bin").write_bytes(b"x")
+        raise bench_engines.CannotRun("converter crashed")
+
+    with pytest.raises(bench_engines.CannotRun, match="crashed"):
+        bench_engines.converted(tmp_path / "gguf", "model.gguf", fails)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gguf.partial"]  # its own half-written files gone
+    assert (mine / "notes.txt").read_text() == "a user's file"
+
+    (tmp_path / "gguf").mkdir()  # an empty folder is filled
+    done = bench_engines.converted(tmp_path / "gguf", "model.gguf", lambda out: (out / "model.gguf").write_bytes(b"m"))
+    assert (done / "model.gguf").read_bytes() == b"m" and (mine / "notes.txt").is_file()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "a.txt").write_text("kept")
+    with pytest.raises(bench_engines.CannotRun, match="holds files but no model.gguf"):
+        bench_engines.converted(tmp_path / "other", "model.gguf", lambda out: None)
+    assert (tmp_path / "other" / "a.txt").read_text() == "kept"
