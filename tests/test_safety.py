@@ -299,6 +299,7 @@ def test_the_training_order_is_the_seeds_and_the_epochs_alone():
     assert order(42, 0, noise=1) != order(42, 1, noise=1) and sorted(order(42, 1, noise=1)) == list(range(64))
     assert order(42, 0, noise=1) != order(43, 0, noise=1)
 
+
 def test_a_reports_folder_made_inside_another_leaves_both_usable(tmp_path):
     from qrewrite.paths import OutputError, check_reports_dir, open_reports_dir
 
