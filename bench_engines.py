@@ -67,6 +67,10 @@ def make_job(model, data, limit, batch):
     from qrewrite.rewriter import Rewriter, max_new_tokens_for
 
     pairs = load_pairs(data)[:limit]
+    if len(pairs) < batch:
+        from qrewrite.errors import DataError
+
+        raise DataError(f"{data}: {len(pairs)} pairs measured, fewer than --batch {batch}; pass a smaller --batch")
     tokenizer = load_tokenizer(resolve_model(model))
     rewriter = Rewriter(model, engine=SimpleNamespace(name="prompts only", tokenizer=tokenizer, beam_search=False))
     encoded = sorted(((rewriter.prompt_ids(p["input"]), p["output"]) for p in pairs), key=lambda e: len(e[0][0]))
@@ -285,7 +289,10 @@ def parse_args():
                              "reference always runs), e.g. 'MKL=0|OpenVINO'")
     parser.add_argument("--peer-models", type=Path,
                         help="folder for the peers' converted models (default: peers/ beside --model)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.batch > args.limit:
+        parser.error(f"--batch {args.batch} needs at least as many questions: pass --limit {args.batch} or more")
+    return args
 
 
 def check_inputs(args):
@@ -311,8 +318,8 @@ def main():
 
     args = parse_args()
     try:
-        int8_folder = check_inputs(args)
         job, references, decode = make_job(args.model, args.data, args.limit, args.batch)
+        int8_folder = check_inputs(args)
     except (DataError, ModelError) as err:
         fail(err)
     fp32 = {"label": "fp32 transformers (reference)", "kind": "fp32", "python": sys.executable, "folder": args.model,

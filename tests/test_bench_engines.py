@@ -83,14 +83,14 @@ def test_a_run_on_a_tiny_model(tiny_model_dir, tmp_path, pair_files):
     export_openvino_dir(str(best), best.parent / "openvino")  # the openvino engine's row
     reports = tmp_path / "reports"
     done = run_script("bench_engines.py", "--model", best, "--data", pair_files[1], "--limit", "2",
-                      "--batch", "4", "--reports", reports)
+                      "--batch", "2", "--reports", reports)
     report = json.loads((reports / "bench_engines.json").read_text())
     fp32 = report["engines"]["fp32 transformers (reference)"]
-    assert fp32["same_as_fp32_alone"] == 1.0 and report["questions"] == 2 and report["batch"] == 4
+    assert fp32["same_as_fp32_alone"] == 1.0 and report["questions"] == 2 and report["batch"] == 2
     ct2 = [label for label in report["engines"] if label.startswith("CTranslate2 int8, CT2_USE_MKL=0")]
     assert len(ct2) == 4  # two thread layouts, static prompt on and off
     openvino = next(m for label, m in report["engines"].items()
-                    if label.startswith("OpenVINO GenAI") and "4 at a time" in label)
+                    if label.startswith("OpenVINO GenAI") and "2 at a time" in label)
     assert openvino["ms_alone"] > 0 and openvino["tokens_per_s_batch"] > 0 and openvino["size_mb"] > 0
     assert "no --peers-python given" in report["could_not_run"]["ONNX Runtime GenAI, int8 (MatMulNBits)"]
     assert (reports / "bench_engines.md").read_text() in done.stdout
@@ -118,3 +118,10 @@ def test_a_conversion_never_deletes_a_folder_it_did_not_write(tmp_path):
     with pytest.raises(bench_engines.CannotRun, match="holds files but no model.gguf"):
         bench_engines.converted(tmp_path / "other", "model.gguf", lambda out: None)
     assert (tmp_path / "other" / "a.txt").read_text() == "kept"
+
+
+def test_a_batch_larger_than_the_questions_is_refused(tiny_model_dir, pair_files):
+    for args, words in ((["--limit", "2", "--batch", "4"], "--limit 4 or more"),
+                        (["--limit", "50", "--batch", "16"], "fewer than --batch 16")):
+        done = run_script("bench_engines.py", "--model", tiny_model_dir, "--data", pair_files[1], *args, check=False)
+        assert done.returncode == 2 and words in done.stderr and len(done.stderr.strip().splitlines()) == 1
