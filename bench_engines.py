@@ -70,7 +70,8 @@ def make_job(model, data, limit, batch):
     if len(pairs) < batch:
         from qrewrite.errors import DataError
 
-        raise DataError(f"{data}: {len(pairs)} pairs measured, fewer than --batch {batch}; pass a smaller --batch")
+        raise DataError(f"{data}: {len(pairs)} pairs measured (--limit {limit}), fewer than --batch {batch}; pass a "
+                        f"larger --limit or a smaller --batch")
     tokenizer = load_tokenizer(resolve_model(model))
     rewriter = Rewriter(model, engine=SimpleNamespace(name="prompts only", tokenizer=tokenizer, beam_search=False))
     encoded = sorted(((rewriter.prompt_ids(p["input"]), p["output"]) for p in pairs), key=lambda e: len(e[0][0]))
@@ -289,10 +290,7 @@ def parse_args():
                              "reference always runs), e.g. 'MKL=0|OpenVINO'")
     parser.add_argument("--peer-models", type=Path,
                         help="folder for the peers' converted models (default: peers/ beside --model)")
-    args = parser.parse_args()
-    if args.batch > args.limit:
-        parser.error(f"--batch {args.batch} needs at least as many questions: pass --limit {args.batch} or more")
-    return args
+    return parser.parse_args()
 
 
 def check_inputs(args):

@@ -121,7 +121,7 @@ def test_a_conversion_never_deletes_a_folder_it_did_not_write(tmp_path):
 
 
 def test_a_batch_larger_than_the_questions_is_refused(tiny_model_dir, pair_files):
-    for args, words in ((["--limit", "2", "--batch", "4"], "--limit 4 or more"),
-                        (["--limit", "50", "--batch", "16"], "fewer than --batch 16")):
+    for args, words in ((["--limit", "2", "--batch", "4"], "2 pairs measured (--limit 2), fewer than --batch 4"),
+                        (["--limit", "50", "--batch", "16"], "(--limit 50), fewer than --batch 16")):
         done = run_script("bench_engines.py", "--model", tiny_model_dir, "--data", pair_files[1], *args, check=False)
         assert done.returncode == 2 and words in done.stderr and len(done.stderr.strip().splitlines()) == 1
