@@ -34,26 +34,18 @@ from pathlib import Path
 
 from qrewrite.bench_report import PROJECT_OPENVINO, markdown
 from qrewrite.bench_workers import BATCH, THREADS
+from qrewrite.cpu import cpu_line
 
 WORKER_TIMEOUT_S = 3600
 CT2_BACKENDS = ("0", "1")  # CT2_USE_MKL: CTranslate2's default backend on this CPU, and Intel MKL
 CT2_COMPUTE_TYPES = ("int8", "int8_float32", "bfloat16", "int8_bfloat16")  # each one this CPU lists
 CT2_LAYOUTS = ((THREADS, 1), (1, THREADS))  # (workers, threads each)
-CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
 REPORT_NAMES = ["bench_engines.json", "bench_engines.md"]
 REPO, WORKER_MODULE = Path(__file__).resolve().parent, "qrewrite.bench_workers"  # run from REPO: any venv finds it
 
+
 class CannotRun(Exception):
     """A candidate that cannot run here; its message is the one line the table gives it."""
-
-
-def cpu_line():
-    """lscpu's model name and which of CPU_FLAGS it lists."""
-    fields = dict(line.split(":", 1) for line in subprocess.run(["lscpu"], capture_output=True, text=True,
-                                                                 check=True).stdout.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    listed = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in CPU_FLAGS)
-    return f"{fields.get('Model name', '?').strip()} ({listed})"
 
 
 def make_job(model, data, limit, batch):
@@ -111,7 +103,7 @@ def converted(folder, marker, convert):
 def run_command(command, what):
     done = subprocess.run(command, capture_output=True, text=True, cwd=tempfile.gettempdir())
     if done.returncode != 0:
-        raise CannotRun(f"{what} failed: {last_line(done.stderr + done.stdout)}")
+        raise CannotRun(f"{what} failed: {last_line(done.stdout + done.stderr)}")  # a traceback ends stderr
 
 
 def last_line(text):
@@ -301,7 +293,8 @@ def check_inputs(args):
 
     args.reports = check_reports_dir(args.reports or reports_dir_for(args.model), REPORT_NAMES,
                                      inputs=[args.model, args.data])
-    args.peer_models = args.peer_models or Path(args.model).parent / "peers"
+    args.model = str(Path(args.model).absolute())  # the workers and converters run in other folders
+    args.peer_models = (args.peer_models or Path(args.model).parent / "peers").absolute()
     int8_folder = int8_dir_for(args.model)
     if not holds_int8_model(int8_folder):
         raise ModelError(f"no int8 model in {int8_folder}; run `python quantize.py --model {args.model}`")

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from qrewrite.cli import ArgumentParser, fail, positive_int
+from qrewrite.cpu import cpu_line
 from qrewrite.data import load_pairs, write_text_atomic
 from qrewrite.errors import DataError
 from qrewrite.paths import check_reports_dir, open_reports_dir, reports_dir_for
@@ -36,7 +37,7 @@ def run_infer(args, questions, folder):
                "--out", str(output), "--batch-size", str(args.batch_size)]
     with open(Path(folder) / "stderr.txt", "w+") as stderr:
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
         _, status, usage = os.wait4(process.pid, 0)
         wall_s = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: Popen must not wait again
@@ -53,8 +54,9 @@ def run_infer(args, questions, folder):
 
 
 def markdown(rows, args):
-    lines = [f"infer.py on repeated valid inputs, model `{args.model}`, batch {args.batch_size}, "
-             f"{os.cpu_count()} CPUs (wall time includes loading the model)", "",
+    lines = [f"CPU: {cpu_line()}; {os.cpu_count()} CPUs", "",
+             f"infer.py on repeated valid inputs, model `{args.model}`, batch {args.batch_size} (wall time includes "
+             "loading the model)", "",
              "| questions | wall s | questions/s | peak memory (RSS) | kept unchanged |", "|---|---|---|---|---|"]
     lines += [f"| {r['questions']:,} | {r['wall_s']} | {r['questions_per_s']} | {r['peak_rss_mb']} MB | "
               f"{r['fallbacks']:,} |" for r in rows]

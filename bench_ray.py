@@ -31,6 +31,7 @@ import psutil
 
 from bench_serve import free_port, load_level, server_flags, start_server
 from qrewrite.cli import ArgumentParser, fail, positive_int
+from qrewrite.cpu import cpu_line
 from qrewrite.data import load_pairs, write_text_atomic
 from qrewrite.errors import DataError
 from qrewrite.paths import check_reports_dir, open_reports_dir, reports_dir_for
@@ -102,7 +103,7 @@ def services(args, questions, reports):
 def run_job(name, command, n_questions, output):
     """Runs infer.py or infer_ray.py to its end: wall time, rate, the rewriting rate it reports, memory."""
     start = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     memory = TreeMemory(proc.pid)
     _, stderr = proc.communicate()
     wall_s, peak = time.perf_counter() - start, memory.stop()
@@ -131,8 +132,8 @@ def jobs(args, inputs):
 
 
 def markdown(service_rows, job_rows, args):
-    lines = [f"model `{args.model}`, {os.cpu_count()} CPUs, max batch {args.max_batch}, retry beams "
-             f"{args.retry_beams}", "",
+    lines = [f"CPU: {cpu_line()}; {os.cpu_count()} CPUs", "",
+             f"model `{args.model}`, max batch {args.max_batch}, retry beams {args.retry_beams}", "",
              "| service | clients | errors | lost | p50 ms | p95 ms | p99 ms | questions/s | memory at rest | peak |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in service_rows:

@@ -30,8 +30,9 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from qrewrite.batching import completion_tokens
-from qrewrite.cli import ArgumentParser, fail
-from qrewrite.data import write_text_atomic
+from qrewrite.cli import ArgumentParser, fail, positive_int
+from qrewrite.cpu import cpu_line
+from qrewrite.data import load_pairs, write_text_atomic
 from qrewrite.errors import DataError
 from qrewrite.paths import check_reports_dir, open_reports_dir, reports_dir_for
 from qrewrite.rewriter import Rewriter, add_guard_arguments, guard_options
@@ -154,7 +155,7 @@ def server_flags(args):
 
 def start_server(command, port, log, timeout_s=600):
     """Starts a server command listening on `port` and waits until /health answers 200: (process, port)."""
-    proc = subprocess.Popen(command, stdout=log, stderr=log, cwd=REPO)
+    proc = subprocess.Popen(command, stdout=log, stderr=log)
     end = time.monotonic() + timeout_s
     while time.monotonic() < end and proc.poll() is None:
         try:
@@ -186,9 +187,9 @@ def main():
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="weights/full/int8")
     parser.add_argument("--data", default="dataset/valid.json", help="JSON pairs; their inputs are sent")
-    parser.add_argument("--questions", type=int, default=128, help="questions per run (the first N)")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
-    parser.add_argument("--max-batch", type=int, default=16, help="the server's, and the offline batch size")
+    parser.add_argument("--questions", type=positive_int, default=128, help="questions per run (the first N)")
+    parser.add_argument("--concurrency", type=positive_int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--max-batch", type=positive_int, default=16, help="the server's, and the offline batch size")
     add_guard_arguments(parser)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--deadline-ms", type=float, default=120000.0,
@@ -200,9 +201,9 @@ def main():
     try:  # the folder follows the reports rules (qrewrite/paths.py), so the other scripts can share it
         check_reports_dir(reports, [f"bench_serve{suffix}" for suffix in (".md", ".json", ".log")],
                           inputs=[args.data, args.model])
+        questions = [pair["input"] for pair in load_pairs(args.data)][:args.questions]
     except DataError as err:
         fail(err)
-    questions = [p["input"] for p in json.loads(Path(args.data).read_text(encoding="utf-8"))][:args.questions]
     print(f"{len(questions)} questions from {args.data}; model {args.model}; {os.cpu_count()} CPUs", file=sys.stderr)
     batched, single = offline_rows(args, questions)
     rows = [batched, single]
@@ -217,7 +218,7 @@ def main():
             print(f"concurrency {concurrency}: {rows[-1]}", file=sys.stderr)
         proc.send_signal(signal.SIGTERM)
         server_exit = proc.wait(timeout=600)
-    table = markdown(rows, batched["questions_per_s"])
+    table = f"CPU: {cpu_line()}; {os.cpu_count()} CPUs\n\n" + markdown(rows, batched["questions_per_s"])
     print(table + f"server exit code after SIGTERM: {server_exit}")
     write_text_atomic(reports / "bench_serve.md", table)
     summary = {"args": vars(args), "rows": rows, "server_exit": server_exit}

@@ -354,9 +354,9 @@ def main():
 def benchmark(args, out_dir, pairs, smoothed, openvino_dir=None):
     """Every engine on the same questions; prints a table and writes outputs/quantize.json."""
     questions, references = [p["input"] for p in pairs], [p["output"] for p in pairs]
-    report = {"model": args.model, "int8_model": str(out_dir), "smoothed": smoothed, "valid": args.data,
-              "examples": len(pairs), "threads": torch.get_num_threads(), "batch_sizes": [1, *BATCH_SIZES],
-              "engines": {}}
+    report = {"cpu": cpu.cpu_line(), "model": args.model, "int8_model": str(out_dir), "smoothed": smoothed,
+              "valid": args.data, "examples": len(pairs), "threads": torch.get_num_threads(),
+              "batch_sizes": [1, *BATCH_SIZES], "engines": {}}
     with tempfile.TemporaryDirectory() as compared_dir:
         fp32_outputs = None
         for label, (open_engine, size_mb) in engines_to_measure(args.model, out_dir, smoothed, compared_dir,
@@ -378,7 +378,7 @@ def benchmark(args, out_dir, pairs, smoothed, openvino_dir=None):
 
 def print_table(report):
     batch_sizes = report["batch_sizes"]
-    print(f"\n{report['examples']} valid questions, {report['threads']} threads")
+    print(f"\nCPU: {report['cpu']}; {report['examples']} valid questions, {report['threads']} threads")
     print("| engine | size MB | ms/question, batch 1 | " + " | ".join(f"tok/s batch {b}" for b in batch_sizes)
           + " | valid BLEU | greedy output = fp32 |")
     print("|---" * (len(batch_sizes) + 5) + "|")

@@ -16,6 +16,7 @@ MEASURED = {
     "AuthenticAMD": {"backend": "onednn", "compute_type": "int8", "workers": 1, "threads": "all"},
 }
 DEFAULT_SETTINGS = {"backend": None, "compute_type": "int8", "workers": "all", "threads": 1}
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
 BACKENDS = {"mkl": "1", "onednn": "0"}  # CT2_USE_MKL; None leaves CTranslate2 its own choice (by vendor)
 
 
@@ -38,6 +39,14 @@ def cpu_vendor():
 def cpu_name():
     """The CPU's model name, for the line a script prints about its choice."""
     return cpuinfo("model name") or platform.processor() or "unknown CPU"
+
+
+def cpu_line():
+    """The CPU's model name and which of the instruction sets that set int8 speed it has, e.g. "AMD EPYC (avx2 yes,
+    avx512f no, ...)": the first line of every benchmark table, since the same engine is another on each CPU."""
+    flags = (cpuinfo("flags") or "").split()
+    listed = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in SPEED_FLAGS)
+    return f"{cpu_name()} ({listed if flags else 'flags unknown'})"
 
 
 def parse_settings(text):

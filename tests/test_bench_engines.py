@@ -82,8 +82,8 @@ def test_a_run_on_a_tiny_model(tiny_model_dir, tmp_path, pair_files):
     quantize(str(best), best.parent / "int8")
     export_openvino_dir(str(best), best.parent / "openvino")  # the openvino engine's row
     reports = tmp_path / "reports"
-    done = run_script("bench_engines.py", "--model", best, "--data", pair_files[1], "--limit", "2",
-                      "--batch", "2", "--reports", reports)
+    done = run_script("bench_engines.py", "--model", "weights/tiny/best", "--data", pair_files[1], "--limit", "2",
+                      "--batch", "2", "--reports", "reports", cwd=tmp_path)  # paths relative to a user's folder
     report = json.loads((reports / "bench_engines.json").read_text())
     fp32 = report["engines"]["fp32 transformers (reference)"]
     assert fp32["same_as_fp32_alone"] == 1.0 and report["questions"] == 2 and report["batch"] == 2

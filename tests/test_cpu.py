@@ -32,6 +32,14 @@ def test_the_table_picks_by_vendor(monkeypatch, vendor, expected):
     assert (overridden["workers"], overridden["threads"], why) == (2, 2, "set by --engine-settings")
 
 
+def test_the_cpu_line_names_the_model_and_the_instruction_sets(monkeypatch):
+    fields = {"model name": "Some Xeon", "flags": "fpu avx2 avx512f avx512_vnni"}
+    monkeypatch.setattr(cpu, "cpuinfo", fields.get)
+    assert cpu.cpu_line().startswith("Some Xeon (avx2 yes, avx512f yes, avx512_vnni yes, avx512_bf16 no, amx_tile no")
+    monkeypatch.setattr(cpu, "cpuinfo", lambda field: None)  # off Linux: no /proc/cpuinfo
+    assert cpu.cpu_line().endswith("(flags unknown)")
+
+
 def test_an_exported_ct2_use_mkl_wins_and_is_reported(monkeypatch):
     monkeypatch.setenv("CT2_USE_MKL", "1")
     assert cpu.set_backend({"backend": "onednn"})["backend"] == "mkl"

@@ -1,5 +1,6 @@
 """Inference: each input form, the fallback, long and empty inputs, and refusing a bad model."""
 import json
+import shutil
 
 import pytest
 
@@ -197,3 +198,14 @@ def test_progress_bar_counts_every_question_once(rewriter):
     with tqdm(total=len(questions), file=io.StringIO()) as bar:
         rewriter.rewrite_records(questions, progress=bar)
         assert bar.n == len(questions)
+
+
+@pytest.mark.slow
+def test_bench_infer_runs_infer_py_on_the_paths_given_in_the_users_folder(tiny_model_dir, tmp_path, pair_files):
+    shutil.copytree(tiny_model_dir, tmp_path / "model")
+    done = run_script("bench_infer.py", "--model", "model", "--data", pair_files[1], "--sizes", "3",
+                      "--batch-size", "2", "--reports", "reports", cwd=tmp_path)
+    report = json.loads((tmp_path / "reports" / "bench_infer.json").read_text())
+    assert [(row["questions"], row["peak_rss_mb"] > 0) for row in report["rows"]] == [(3, True)]
+    table = (tmp_path / "reports" / "bench_infer.md").read_text()
+    assert table.startswith("CPU: ") and table in done.stdout

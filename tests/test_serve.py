@@ -5,6 +5,7 @@ OpenAI client, streamed and not: test_serve_openai.py."""
 import http.client
 import json
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ import time
 import pytest
 
 import serve
-from conftest import REPO
+from conftest import REPO, run_script
 from qrewrite.rewriter import MAX_INPUT_TOKENS
 
 pytestmark = pytest.mark.slow  # trains, converts or starts a server
@@ -241,3 +242,18 @@ def test_bad_flags_are_one_line_errors(flags, capsys):
         serve.parse_args(flags)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_bench_serve_loads_a_server_it_starts_on_the_paths_given_in_the_users_folder(tiny_model_dir, tmp_path,
+                                                                                     pair_files):
+    shutil.copytree(tiny_model_dir, tmp_path / "model")
+    done = run_script("bench_serve.py", "--model", "model", "--data", pair_files[1], "--questions", "3",
+                      "--concurrency", "2", "--reports", "reports", cwd=tmp_path)
+    report = json.loads((tmp_path / "reports" / "bench_serve.json").read_text())
+    assert [row["run"] for row in report["rows"]][:2] == ["offline, batch 16", "offline, batch 1"]
+    served = report["rows"][2]
+    assert (served["errors"], served["lost"], report["server_exit"]) == (0, 0, 0)
+    table = (tmp_path / "reports" / "bench_serve.md").read_text()
+    assert table.startswith("CPU: ") and table in done.stdout
+    bad = run_script("bench_serve.py", "--model", "model", "--data", "missing.json", cwd=tmp_path, check=False)
+    assert bad.returncode == 2 and "missing.json" in bad.stderr and "Traceback" not in bad.stderr
