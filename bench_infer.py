@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from qrewrite.cli import ArgumentParser, fail, positive_int
-from qrewrite.cpu import cpu_line
+from qrewrite.cpu import cpu_heading
 from qrewrite.data import load_pairs, write_text_atomic
 from qrewrite.errors import DataError
 from qrewrite.paths import check_reports_dir, open_reports_dir, reports_dir_for
@@ -54,7 +54,7 @@ def run_infer(args, questions, folder):
 
 
 def markdown(rows, args):
-    lines = [f"CPU: {cpu_line()}; {os.cpu_count()} CPUs", "",
+    lines = [cpu_heading(), "",
              f"infer.py on repeated valid inputs, model `{args.model}`, batch {args.batch_size} (wall time includes "
              "loading the model)", "",
              "| questions | wall s | questions/s | peak memory (RSS) | kept unchanged |", "|---|---|---|---|---|"]

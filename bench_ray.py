@@ -31,7 +31,7 @@ import psutil
 
 from bench_serve import free_port, load_level, server_flags, start_server
 from qrewrite.cli import ArgumentParser, fail, positive_int
-from qrewrite.cpu import cpu_line
+from qrewrite.cpu import cpu_heading
 from qrewrite.data import load_pairs, write_text_atomic
 from qrewrite.errors import DataError
 from qrewrite.paths import check_reports_dir, open_reports_dir, reports_dir_for
@@ -132,7 +132,7 @@ def jobs(args, inputs):
 
 
 def markdown(service_rows, job_rows, args):
-    lines = [f"CPU: {cpu_line()}; {os.cpu_count()} CPUs", "",
+    lines = [cpu_heading(), "",
              f"model `{args.model}`, max batch {args.max_batch}, retry beams {args.retry_beams}", "",
              "| service | clients | errors | lost | p50 ms | p95 ms | p99 ms | questions/s | memory at rest | peak |",
              "|---|---|---|---|---|---|---|---|---|---|"]

@@ -31,7 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from qrewrite.batching import completion_tokens
 from qrewrite.cli import ArgumentParser, fail, positive_int
-from qrewrite.cpu import cpu_line
+from qrewrite.cpu import cpu_heading
 from qrewrite.data import load_pairs, write_text_atomic
 from qrewrite.errors import DataError
 from qrewrite.paths import check_reports_dir, open_reports_dir, reports_dir_for
@@ -218,7 +218,7 @@ def main():
             print(f"concurrency {concurrency}: {rows[-1]}", file=sys.stderr)
         proc.send_signal(signal.SIGTERM)
         server_exit = proc.wait(timeout=600)
-    table = f"CPU: {cpu_line()}; {os.cpu_count()} CPUs\n\n" + markdown(rows, batched["questions_per_s"])
+    table = cpu_heading() + "\n\n" + markdown(rows, batched["questions_per_s"])
     print(table + f"server exit code after SIGTERM: {server_exit}")
     write_text_atomic(reports / "bench_serve.md", table)
     summary = {"args": vars(args), "rows": rows, "server_exit": server_exit}

@@ -49,6 +49,11 @@ def cpu_line():
     return f"{cpu_name()} ({listed if flags else 'flags unknown'})"
 
 
+def cpu_heading():
+    """The line a benchmark table opens with: "CPU: <cpu_line()>; <N> CPUs"."""
+    return f"CPU: {cpu_line()}; {os.cpu_count()} CPUs"
+
+
 def parse_settings(text):
     """'auto', or KEY=VALUE pairs separated by commas (backend=mkl|onednn, compute_type=..., workers=N,
     threads=N), each overriding the measured choice; raises ValueError naming the bad part."""
