@@ -16,7 +16,8 @@ LoRA adapter is merged first, so it loads like any model); the table of evaluati
     accelerate launch --config_file configs/accelerate_ddp.yaml finetune.py --method full   # several GPUs
     torchrun --standalone --nproc_per_node 2 finetune.py --method full           # the same, without a config
 
-CPU runs in fp32 and a GPU in bf16, with no change to the code. Under several processes (one per GPU, or gloo
+--precision auto trains in bf16 mixed precision where the hardware multiplies bf16 (a GPU that has it; a CPU with
+AVX512-BF16 or AMX) and in fp32 elsewhere, with no change to the code. Under several processes (one per GPU, or gloo
 processes on a CPU) each process trains on its share of every batch: the global batch is
 --batch-size x --grad-accum x processes, and the main process alone writes <out>/best, the table and the plot.
 """
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from qrewrite import cpu
 from qrewrite.cli import ArgumentParser, fail, positive_float, positive_int
 from qrewrite.data import write_json_atomic, write_text_atomic
 from qrewrite.errors import DataError, ModelError, OutputError
@@ -190,6 +192,9 @@ def parse_args():
     parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction,
                         help="recompute activations in the backward pass: less memory, slower steps "
                              "(default: on GPU only; CPU RAM is rarely the limit)")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                        help="bf16: mixed precision (fp32 weights, bf16 matrix multiplies); auto: bf16 on a GPU "
+                             "that has it and on a CPU with AVX512-BF16 or AMX, fp32 elsewhere")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in <out>")
     parser.add_argument("--overwrite", action="store_true", help="discard an earlier run's checkpoints in <out>")
     args = parser.parse_args()
@@ -233,6 +238,14 @@ def check_run_folder(args, out):
     return reports, checkpoints
 
 
+def use_bf16_autocast(precision, on_gpu):
+    """bf16 mixed precision (fp32 weights, bf16 matrix multiplies) or plain fp32. auto: bf16 on a GPU that has it
+    and on a CPU with bf16 instructions (AVX512-BF16 or AMX), fp32 elsewhere."""
+    if precision != "auto":
+        return precision == "bf16"
+    return torch.cuda.is_bf16_supported() if on_gpu else cpu.has_bf16_instructions()
+
+
 def build_trainer(args, model, tokenizer, dataset, checkpoints, processes):
     """TRL's SFTTrainer with the loss mask, per-epoch evaluation and checkpoints, and the best epoch kept."""
     from trl import SFTConfig, SFTTrainer
@@ -243,7 +256,7 @@ def build_trainer(args, model, tokenizer, dataset, checkpoints, processes):
                           remove_columns=dataset["train"].column_names, keep_in_memory=True)
     model.train()
     on_gpu = torch.cuda.is_available()
-    use_bf16 = on_gpu and torch.cuda.is_bf16_supported()
+    use_bf16 = use_bf16_autocast(args.precision, on_gpu)
     if args.gradient_checkpointing is None:
         args.gradient_checkpointing = on_gpu
 
@@ -342,6 +355,7 @@ def write_results(args, trainer, dataset, reports, best_dir, wall_s):
         "peak_cpu_memory_gib": round(peak_rss_gib, 2),  # of the main process
         "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if on_gpu else None,
         "device": "cuda" if on_gpu else "cpu",
+        "precision": "bf16" if trainer.args.bf16 else "fp32",
         "args": vars(args),
     }
     open_reports_dir(reports)
@@ -366,6 +380,8 @@ def main():
     trainer = build_trainer(args, model, tokenizer, dataset, checkpoints, state.num_processes)
     if trainer.is_world_process_zero():
         show_loss_mask(trainer, tokenizer)
+        where = "GPU" if torch.cuda.is_available() else cpu.cpu_line()
+        print(f"precision: {'bf16 mixed' if trainer.args.bf16 else 'fp32'} (--precision {args.precision}; {where})")
 
     start = time.time()
     trainer.train(resume_from_checkpoint=args.resume or None)

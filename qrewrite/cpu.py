@@ -49,6 +49,13 @@ def cpu_line():
     return f"{cpu_name()} ({listed if flags else 'flags unknown'})"
 
 
+def has_bf16_instructions():
+    """Whether the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX-BF16): without either, bf16 autocast is
+    emulated and far slower than fp32 (docs/results.md)."""
+    flags = (cpuinfo("flags") or "").split()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def cpu_heading():
     """The line a benchmark table opens with: "CPU: <cpu_line()>; <N> CPUs"."""
     return f"CPU: {cpu_line()}; {os.cpu_count()} CPUs"

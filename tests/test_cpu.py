@@ -40,6 +40,16 @@ def test_the_cpu_line_names_the_model_and_the_instruction_sets(monkeypatch):
     assert cpu.cpu_line().endswith("(flags unknown)")
 
 
+def test_bf16_autocast_only_where_the_cpu_multiplies_bf16(monkeypatch):
+    from finetune import use_bf16_autocast
+
+    for flags, expected in [("avx2 avx512f", False), ("avx512f avx512_bf16", True), ("amx_tile amx_bf16", True)]:
+        monkeypatch.setattr(cpu, "cpuinfo", {"flags": flags}.get)
+        assert cpu.has_bf16_instructions() is expected
+        assert use_bf16_autocast("auto", on_gpu=False) is expected
+        assert use_bf16_autocast("fp32", on_gpu=False) is False and use_bf16_autocast("bf16", on_gpu=False) is True
+
+
 def test_an_exported_ct2_use_mkl_wins_and_is_reported(monkeypatch):
     monkeypatch.setenv("CT2_USE_MKL", "1")
     assert cpu.set_backend({"backend": "onednn"})["backend"] == "mkl"

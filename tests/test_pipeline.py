@@ -4,6 +4,7 @@ import json
 import pytest
 
 from conftest import run_script
+from qrewrite import cpu
 
 pytestmark = pytest.mark.slow  # trains, converts or starts a server
 
@@ -15,9 +16,11 @@ def test_full_pipeline(tmp_path, pair_files, tiny_model_dir):
     trained = run_script("finetune.py", "--data", data, "--model", tiny_model_dir, "--method", "full",
                          "--epochs", "2", "--batch-size", "2", "--lr", "1e-3", "--out", weights, "--reports", outputs)
     assert "loss on [bracketed] tokens only" in trained.stdout
+    precision = "bf16" if cpu.has_bf16_instructions() else "fp32"  # --precision auto: bf16 where the CPU has it
+    assert f"precision: {'bf16 mixed' if precision == 'bf16' else 'fp32'} (--precision auto" in trained.stdout
     assert "missing keys" not in trained.stderr  # the tied output layer is not reported as lost on reload
     summary = json.loads((outputs / "finetune_full.json").read_text())
-    assert [row["epoch"] for row in summary["epochs"]] == [0, 1, 2]
+    assert [row["epoch"] for row in summary["epochs"]] == [0, 1, 2] and summary["precision"] == precision
     chosen = [row for row in summary["epochs"] if row["chosen"]]
     trained_rows = summary["epochs"][1:]
     assert len(chosen) == 1 and chosen[0]["valid_loss"] == min(r["valid_loss"] for r in trained_rows)
