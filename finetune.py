@@ -317,6 +317,8 @@ def prepare_run(args, state):
     if args.method == "lora" and parse_flag_from_env("ACCELERATE_USE_FSDP"):
         fail("--method lora under FSDP: the adapter cannot be merged from sharded weights; launch with "
              "--config_file configs/accelerate_ddp.yaml")
+    if args.precision == "bf16" and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+        fail("--precision bf16: this GPU has no bf16; pass --precision fp32 or auto")
     out = Path(args.out or run_dir(args.method))
     try:
         reports, checkpoints = check_run_folder(args, out)
