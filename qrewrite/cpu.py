@@ -41,10 +41,15 @@ def cpu_name():
     return cpuinfo("model name") or platform.processor() or "unknown CPU"
 
 
+def cpu_flags():
+    """The CPU's instruction-set flags from /proc/cpuinfo ("avx2", "avx512_bf16", ...); empty off Linux."""
+    return (cpuinfo("flags") or "").split()
+
+
 def cpu_line():
     """The CPU's model name and which of the instruction sets that set int8 speed it has, e.g. "AMD EPYC (avx2 yes,
     avx512f no, ...)": the first line of every benchmark table, since the same engine is another on each CPU."""
-    flags = (cpuinfo("flags") or "").split()
+    flags = cpu_flags()
     listed = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in SPEED_FLAGS)
     return f"{cpu_name()} ({listed if flags else 'flags unknown'})"
 
@@ -52,7 +57,7 @@ def cpu_line():
 def has_bf16_instructions():
     """Whether the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX-BF16): without either, bf16 autocast is
     emulated and far slower than fp32 (docs/results.md)."""
-    flags = (cpuinfo("flags") or "").split()
+    flags = cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
