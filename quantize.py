@@ -49,6 +49,7 @@ from qrewrite.paths import (
     replace_dir,
     reports_dir_for,
     staging_dir,
+    weights_digest,
 )
 from qrewrite.prompt import training_example
 from qrewrite.rewriter import Rewriter
@@ -140,7 +141,7 @@ def quantize(model_dir, out_dir, calibration=None):
                     source = smoothed_dir
             TransformersConverter(source).convert(str(staged), quantization="int8", force=True)
             load_tokenizer(source).save_pretrained(staged)
-        replace_dir(staged, out_dir, OWNER, hashed=["model.bin"])
+        replace_dir(staged, out_dir, OWNER, hashed=["model.bin"], about={"converted_from": weights_digest(model_dir)})
     except (ValueError, NotImplementedError) as err:
         discard(staged)
         raise ModelError(f"{model_dir}: CTranslate2 cannot convert this model ({err})") from None
@@ -177,7 +178,8 @@ def export_openvino_dir(model_dir, out_dir):
     staged = staging_dir(out_dir)
     try:
         export_openvino(model_dir, staged)
-        replace_dir(staged, out_dir, OWNER, hashed=[MODEL_XML, MODEL_BIN])
+        replace_dir(staged, out_dir, OWNER, hashed=[MODEL_XML, MODEL_BIN],
+                    about={"converted_from": weights_digest(model_dir)})
     except BaseException:
         discard(staged)
         raise

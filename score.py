@@ -28,7 +28,7 @@ from qrewrite import calibration
 from qrewrite.cli import ArgumentParser, add_backend_argument, fail, positive_int
 from qrewrite.data import load_pairs, read_mqr, write_json_atomic
 from qrewrite.edits import edit_counts, edit_scores, edits
-from qrewrite.engines import CONVERTED, folder_kind
+from qrewrite.engines import engine_folder
 from qrewrite.errors import DataError, ModelError, OutputError
 from qrewrite.metrics import confidence_report, min_confidence_effects, score_with_baseline, sentence_bleu
 from qrewrite.modeling import TRAINED_MODEL
@@ -71,7 +71,7 @@ def load_splits(args):
 def check_reports(args, split_names):
     """The reports folder and every file it will get, checked before the model loads."""
     inputs = [p for p in [args.model, *args.data] if Path(p).exists()]
-    engine = args.backend if args.backend in CONVERTED else folder_kind(args.model) if args.backend == "auto" else None
+    engine = engine_folder(args.model, args.backend)[0]
     return check_reports_dir(args.reports or reports_dir_for(args.model, engine),
                              [f"{split}_io.json" for split in split_names] + ["metrics.json"], inputs=inputs)
 

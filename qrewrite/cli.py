@@ -92,4 +92,6 @@ def add_backend_argument(parser):
     """--backend, as every script that rewrites takes it."""
     parser.add_argument("--backend", choices=["auto", "fp32", "int8", "openvino"], default="auto",
                         help="int8: the int8 model quantize.py wrote beside --model; openvino: the OpenVINO model "
-                             "quantize.py --openvino wrote there (auto: what --model holds)")
+                             "quantize.py --openvino wrote there; auto: what --model holds, except that an int8 "
+                             "folder runs on the openvino model beside it where that engine is the faster one on "
+                             "this CPU (bf16 instructions) and holds the same weights")

@@ -61,6 +61,15 @@ def has_bf16_instructions():
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def fastest_engine():
+    """The engine measured fastest both alone and in batches on this kind of CPU, and why: "openvino" where the CPU
+    multiplies bf16 (OpenVINO then computes in bf16; measured on an AMD EPYC Zen 4), else "int8" (on AVX2 alone the
+    int8 engine is the faster one in batches; docs/design.md)."""
+    if has_bf16_instructions():
+        return "openvino", "faster than the int8 engine alone and in batches on CPUs with bf16 instructions"
+    return "int8", "the faster engine in batches on CPUs without bf16 instructions"
+
+
 def cpu_heading():
     """The line a benchmark table opens with: "CPU: <cpu_line()>; <N> CPUs"."""
     return f"CPU: {cpu_line()}; {os.cpu_count()} CPUs"

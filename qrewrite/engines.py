@@ -8,6 +8,7 @@ max_new_tokens long. The Rewriter owns everything else (the prompt, the bounds, 
 picking a beam, the safety net), so a new engine is one class. `batch_size` is how many prompts
 an engine decodes together; `progress`, if given, is told (`update(n)`) as prompts finish.
 """
+import importlib.util
 from pathlib import Path
 
 import torch
@@ -16,7 +17,7 @@ from qrewrite import cpu
 from qrewrite.errors import ModelError
 from qrewrite.modeling import check_written_files, load_model, pick_device, prepare_tokenizer
 from qrewrite.openvino_export import MODEL_XML
-from qrewrite.paths import int8_dir_for, openvino_dir_for
+from qrewrite.paths import int8_dir_for, marker_entry, openvino_dir_for
 from qrewrite.prompt import prompt_prefix_ids
 from qrewrite.stream import chunks
 
@@ -180,8 +181,9 @@ def folder_kind(model):
 
 
 def engine_folder(model, backend="auto"):
-    """(engine name or None for fp32, folder): backend "int8" or "openvino" also looks beside an fp32 folder
-    (int8_dir_for, openvino_dir_for); "fp32" refuses a converted folder."""
+    """(engine name or None for fp32, folder, a note on the choice or None): backend "int8" or "openvino" also looks
+    beside an fp32 folder (int8_dir_for, openvino_dir_for); "fp32" refuses a converted folder; "auto" takes what
+    the folder holds, an int8 folder possibly run on the openvino engine instead (faster_beside)."""
     kind = folder_kind(model)
     if backend == "fp32" and kind is not None:
         raise ModelError(f"{model} holds an {kind} model; pass the fp32 folder for --backend fp32")
@@ -189,18 +191,46 @@ def engine_folder(model, backend="auto"):
         holds, beside, command = CONVERTED[backend]
         if not holds(beside(model)):
             raise ModelError(f"no {backend} model in {model} or {beside(model)}; run `{command.format(model)}`")
-        return backend, beside(model)
-    return kind, Path(model) if kind else model
+        return backend, beside(model), None
+    if backend == "auto" and kind == "int8":
+        return faster_beside(Path(model))
+    return kind, Path(model) if kind else model, None
+
+
+def faster_beside(int8_folder):
+    """engine_folder's answer for an int8 folder under backend "auto": the openvino model beside it where that engine
+    is the fastest on this kind of CPU (cpu.fastest_engine), its packages are installed and quantize.py converted
+    both from the same weights; the int8 folder otherwise, with a note when the openvino model is passed over."""
+    fastest, why = cpu.fastest_engine()
+    openvino_folder = openvino_dir_for(int8_folder)
+    if fastest != "openvino" or not holds_openvino_model(openvino_folder):
+        return "int8", int8_folder, None
+    if importlib.util.find_spec("openvino_genai") is None:
+        return "int8", int8_folder, (f"not the faster openvino engine in {openvino_folder}: "
+                                     "pip install -e \".[openvino]\"")
+    source = marker_entry(int8_folder, "converted_from")
+    if source is None or source != marker_entry(openvino_folder, "converted_from"):
+        return "int8", int8_folder, (f"not the openvino model in {openvino_folder}: not known to be converted from "
+                                     "the same weights; re-run quantize.py --openvino to use it")
+    return "openvino", openvino_folder, f"--backend auto on {int8_folder}: {why}; --backend int8 to keep int8"
 
 
 def open_engine(model, backend="auto", batch_size=8, device=None, engine_settings=None):
     """The engine for a model folder or hub id: CTranslate2 or OpenVINO where the folder holds quantize.py's
     output (or, with backend "int8" or "openvino", where the folder beside it does; engine_folder), else fp32.
     The int8 engine's backend, compute type and threads are those measured fastest on this CPU (qrewrite/cpu.py),
-    or engine_settings (cpu.parse_settings's overrides); the OpenVINO engine takes its threads= only."""
-    kind, folder = engine_folder(model, backend)
+    or engine_settings (cpu.parse_settings's overrides); the OpenVINO engine takes its threads= only. The engine's
+    `choice` says what was picked and why."""
+    kind, folder, note = engine_folder(model, backend)
+    engine = open_engine_of_kind(kind, folder, batch_size, device, engine_settings)
+    if note:
+        engine.choice += f" ({note})"
+    return engine
+
+
+def open_engine_of_kind(kind, folder, batch_size, device, engine_settings):
     if kind is None:
-        return TorchEngine(model, batch_size, device)
+        return TorchEngine(folder, batch_size, device)
     check_written_files(folder)  # weights changed since quantize.py wrote them are refused
     if kind == "openvino":
         from qrewrite.openvino_engine import OpenVINOEngine  # optional packages: imported only when needed

@@ -75,9 +75,14 @@ def _same_or_inside(path, other):
 
 
 def owner_of(folder):
+    return marker_entry(folder, "written_by")
+
+
+def marker_entry(folder, key):
+    """An entry of a folder's owner marker ("written_by", quantize.py's "converted_from"), or None."""
     marker = Path(folder) / OWNER_FILE
     try:
-        return json.loads(marker.read_text(encoding="utf-8")).get("written_by")
+        return json.loads(marker.read_text(encoding="utf-8")).get(key)
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -151,10 +156,21 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def mark_dir(folder, owner, hashed=()):
-    """Writes the owner marker, with the sha256 of the named files so a corrupt copy is caught on load."""
+def weights_digest(model):
+    """One sha256 over a model folder's *.safetensors files, None for a hub id or a folder without them: quantize.py
+    records it in each folder it converts ("converted_from"), so that two converted folders are known to hold one
+    model."""
+    files = sorted(Path(model).glob("*.safetensors")) if Path(model).is_dir() else []
+    if not files:
+        return None
+    return hashlib.sha256(" ".join(f"{file.name}:{sha256(file)}" for file in files).encode()).hexdigest()
+
+
+def mark_dir(folder, owner, hashed=(), about=None):
+    """Writes the owner marker, with the sha256 of the named files so a corrupt copy is caught on load, and
+    `about`'s entries."""
     folder = Path(folder)
-    marker = {"written_by": owner, "files": {name: sha256(folder / name) for name in hashed}}
+    marker = {"written_by": owner, "files": {name: sha256(folder / name) for name in hashed}, **(about or {})}
     (folder / OWNER_FILE).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
 
 
@@ -183,13 +199,13 @@ def staging_dir(out):
     return staged
 
 
-def replace_dir(staged, out, owner, hashed=()):
+def replace_dir(staged, out, owner, hashed=(), about=None):
     """Marks `staged`, then swaps it in for `out`; `out` must have passed check_output_dir."""
     staged, out = Path(staged), Path(out)
     for file in staged.rglob("*"):
         if file.is_file():
             file.chmod(0o644)  # some writers leave owner-only files
-    mark_dir(staged, owner, hashed)
+    mark_dir(staged, owner, hashed, about)
     old = out.with_name(f".{out.name}.old.{os.getpid()}")
     if out.is_dir():
         os.replace(out, old)

@@ -6,21 +6,23 @@ import pytest
 import torch
 
 from conftest import run_script
+from qrewrite import cpu
 from qrewrite.cpu import cpu_name
 from qrewrite.engines import TorchEngine, open_engine
 from qrewrite.errors import ModelError
 from qrewrite.openvino_engine import OpenVINOEngine
-from qrewrite.paths import OWNER_FILE
+from qrewrite.paths import OWNER_FILE, marker_entry, weights_digest
 from qrewrite.rewriter import Rewriter
-from quantize import export_openvino_dir
+from quantize import export_openvino_dir, quantize
 
 
 @pytest.fixture(scope="module")
 def run_dir(tiny_model_dir, tmp_path_factory):
-    """weights/<run>/ as finetune.py leaves it (best/), with quantize.py --openvino's openvino/ beside best/."""
+    """weights/<run>/ as finetune.py leaves it (best/), with quantize.py --openvino's int8/ and openvino/ beside."""
     run = tmp_path_factory.mktemp("run")
     shutil.copytree(tiny_model_dir, run / "best")
     export_openvino_dir(str(run / "best"), run / "openvino")
+    quantize(str(run / "best"), run / "int8")
     return run
 
 
@@ -119,6 +121,31 @@ def test_rewriter_on_the_openvino_folder(run_dir):
         open_engine(str(run_dir / "openvino" / "nowhere"), backend="openvino")
 
 
+@pytest.mark.parametrize("bf16", [True, False])
+def test_auto_runs_an_int8_folder_on_the_openvino_model_where_that_is_faster(run_dir, monkeypatch, bf16):
+    monkeypatch.setattr(cpu, "has_bf16_instructions", lambda: bf16)
+    source = weights_digest(run_dir / "best")
+    assert source and marker_entry(run_dir / "int8", "converted_from") == source
+    assert marker_entry(run_dir / "openvino", "converted_from") == source
+    engine = open_engine(str(run_dir / "int8"))
+    assert engine.name == ("openvino" if bf16 else "int8")
+    if bf16:
+        assert engine.folder == run_dir / "openvino" and "--backend int8 to keep int8" in engine.choice
+    assert open_engine(str(run_dir / "int8"), backend="int8").name == "int8"
+    assert open_engine(str(run_dir / "openvino")).name == "openvino"  # an openvino folder runs as passed
+    assert open_engine(str(run_dir / "best")).name == "fp32"  # and an fp32 folder
+
+
+def test_auto_keeps_int8_when_the_openvino_model_beside_it_holds_other_weights(run_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(cpu, "has_bf16_instructions", lambda: True)
+    for name in ("int8", "openvino"):
+        shutil.copytree(run_dir / name, tmp_path / name)
+    marker = tmp_path / "openvino" / OWNER_FILE
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "converted_from": "0" * 64}))
+    engine = open_engine(str(tmp_path / "int8"))
+    assert engine.name == "int8" and "not known to be converted from the same weights" in engine.choice
+
+
 def test_a_changed_weights_file_is_refused(run_dir, tmp_path):
     copy = shutil.copytree(run_dir / "openvino", tmp_path / "openvino")
     with open(copy / "openvino_model.bin", "ab") as weights:
@@ -139,6 +166,10 @@ def test_quantize_openvino_writes_its_folder_and_infer_uses_it(tiny_model_dir, t
     assert json.loads((folder / OWNER_FILE).read_text())["written_by"] == "quantize.py"
     done = run_script("infer.py", "--model", best, "--backend", "openvino", "where is teh eiffel tower")
     assert "openvino engine" in done.stderr and done.stdout.strip() == "where is teh eiffel tower"  # random model: kept
+    # the int8 folder runs on the openvino engine where that is the faster one (a CPU with bf16 instructions)
+    auto = run_script("infer.py", "--model", tmp_path / "run" / "int8", "where is teh eiffel tower")
+    expected = "openvino engine" if cpu.has_bf16_instructions() else "int8 engine"
+    assert any(line.startswith(expected) for line in auto.stderr.splitlines()), auto.stderr
     run_script("quantize.py", "--model", best, "--skip-benchmark", "--no-smoothing", "--openvino")  # its own: replaced
 
     other = shutil.copytree(tiny_model_dir, tmp_path / "other" / "best")
