@@ -6,7 +6,7 @@ import pytest
 
 import bench_engines
 from conftest import run_script
-from qrewrite import bench_report, bench_workers
+from qrewrite import bench_report, bench_workers, cpu
 from quantize import export_openvino_dir, quantize
 
 
@@ -73,6 +73,21 @@ def test_table_names_the_cpu_every_row_and_what_could_not_run():
     assert "new tok/s, batch 32 |" in table
     assert "| fp32 | 1.0 | 2.0 | 3.0 | 100.0% | 98.0% | 50.00 |" in table
     assert "- could not run: vLLM: no wheel" in table and "CT2_USE_MKL=0 (CT2_VERBOSE): GEMM backend: x" in table
+
+
+@pytest.mark.parametrize("bf16", [True, False])
+def test_the_goals_are_those_of_the_engine_the_rewriter_picks(monkeypatch, bf16):
+    monkeypatch.setattr(cpu, "has_bf16_instructions", lambda: bf16)
+    monkeypatch.setattr(cpu, "cpu_vendor", lambda: "AuthenticAMD")
+    row = lambda speed: {"size_mb": 1.0, "ms_alone": 2.0, "tokens_per_s_batch": speed, "same_as_fp32_alone": 1.0,
+                         "same_as_fp32_batch": 0.98, "bleu_batch": 50.0}
+    int8 = "CTranslate2 int8, CT2_USE_MKL=0, 1 worker(s) x 2 thread(s), static prompt on"
+    openvino = f"OpenVINO GenAI ContinuousBatchingPipeline ({bench_report.PROJECT_OPENVINO}), 16 at a time"
+    report = {"batch": 16, "engines": {"fp32": row(1.0), int8: row(150.0), openvino: row(450.0)}}
+    lines = bench_report.goals(report)
+    picked = openvino if bf16 else int8
+    assert lines[1] == f"goals, for the settings the Rewriter picks on this CPU ({picked}):"
+    assert lines[2].startswith(f"- {450.0 if bf16 else 150.0} new tok/s at batch 16")
 
 
 @pytest.mark.slow
