@@ -242,27 +242,35 @@ def is_aside_word(word):
     return word in ASIDE_WORDS or word in CHAT_SPEAK or any(one_edit_apart(word, a) for a in ASIDE_WORDS)
 
 
+def same_word(word, other):
+    """Whether a plain word of the question stands as `other` in the rewrite: as written or with a typo fixed
+    ("heatet" -> "heater"); a function word only as itself."""
+    return word == other or (word not in FUNCTION_WORDS and other not in FUNCTION_WORDS and holds_word(word, {other}))
+
+
 def inside_drops(source, output):
     """Content words the rewrite cut out from between words it kept together ("bleach spray bottle" -> "bleach
-    bottle", "the Pro plan" -> "the plan"), or from right after the word it ends on ("a valid prescription" ->
-    "a prescription?"): what the question is about lost from the part of it the rewrite kept. Function words,
-    negations (their own rule), typos no word list knows, and words said around a question ("thanks", "asap")
-    are not counted."""
-    source_words, sentence = words(source), sentence_ids(source)
+    bottle", "Rheem wate heatet" -> "Rheem heater"), or from right after the word it ends on ("a valid
+    prescription" -> "a prescription?"): what the question is about lost from the part of it the rewrite kept.
+    Function words, negations (their own rule), typos no word list knows, words said around a question
+    ("thanks", "asap") and words joined to a neighbour ("yellow fin" -> "yellowfin") are not counted."""
+    source_words, sentence = [plain(w) for w in words(source)], sentence_ids(source)
     output_words = [plain(w) for w in words(output)]
-    kept_together, held = set(zip(output_words, output_words[1:])), spelled_out(output)
+    output_pairs, held = list(zip(output_words, output_words[1:])), spelled_out(output)
     dropped = []
     for k in range(1, len(source_words)):
-        word, before = plain(source_words[k]), plain(source_words[k - 1])
+        word, before = source_words[k], source_words[k - 1]
         if sentence[k - 1] != sentence[k] or word in FUNCTION_WORDS or len(word) < 3 or not word.isalpha():
             continue
-        if k + 1 < len(source_words) and sentence[k + 1] == sentence[k]:
-            lost = (before, plain(source_words[k + 1])) in kept_together
+        after = source_words[k + 1] if k + 1 < len(source_words) and sentence[k + 1] == sentence[k] else None
+        if after is not None:
+            lost = any(same_word(before, a) and same_word(after, b) for a, b in output_pairs)
         else:
-            lost = bool(output_words) and output_words[-1] == before and before not in FUNCTION_WORDS
-        if lost and not (is_negation(word) or is_aside_word(word) or is_unknown_word(word)
-                         or holds_word(word, held)):
-            dropped.append(source_words[k])
+            lost = bool(output_words) and same_word(before, output_words[-1]) and before not in FUNCTION_WORDS
+        joined = {before + word, f"{before}-{word}"} | ({word + after, f"{word}-{after}"} if after else set())
+        if lost and not (joined & set(output_words) or is_negation(word) or is_aside_word(word)
+                         or is_unknown_word(word) or holds_word(word, held)):
+            dropped.append(words(source)[k])
     return dropped
 
 

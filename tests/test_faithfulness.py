@@ -129,6 +129,13 @@ def test_guard_verdicts(question, rewrite, verdict):
     ("whats a good first programming language for a kid", "What is a good programming language for a kid?",
      "dropped: first"),
     ("is it safe to use bleach spray", "Is it safe to use bleach?", "dropped: spray"),
+    # the words around the cut kept with their typos fixed, or a name respelt closely
+    ("why does my bosch washing machien leak", "Why does my Bosch machine leak?", "dropped: washing"),
+    ("I've got a Rheem wate heatet. why does it click", "Why does my REEM heater click?", "dropped: wate"),
+    ("how do i get the sour smell out of my sponge", "How do I get the smell out of my sponge?", "dropped: sour"),
+    # two words joined into one are kept
+    ("whats the hawaiian name for yellow fin tuna", "What is the Hawaiian name for yellowfin tuna?", None),
+    ("can non biblical figures be prophets", "Can non-biblical figures be prophets?", None),
     # what stands around a question goes freely: thanks, asides, filler, function words
     ("how do i cook quinoa thx", "How do I cook quinoa?", None),
     ("what is inflation in simple words, asap", "What is inflation in simple words?", None),
