@@ -50,9 +50,9 @@ from qrewrite.prompt import training_example
 
 OWNER = "finetune.py"
 
-DEFAULT_LR = {"full": 5e-5, "lora": 2e-4}
-# the schedules: each training pair seen once (the default), or the original work's 3 epochs
-RECIPES = {"distinct": {"epochs": 1}, "original": {"epochs": 3}}
+LORA_LR = 2e-4
+# the schedules: each training pair seen once (the default), or the original work's 3 epochs at its learning rate
+RECIPES = {"distinct": {"epochs": 1, "full_lr": 1e-4}, "original": {"epochs": 3, "full_lr": 5e-5}}
 EVALS_IN_ONE_EPOCH = 4  # a run of one epoch evaluates this often; a longer one after each epoch
 IGNORE_INDEX = -100  # label value the loss skips
 
@@ -178,7 +178,7 @@ def parse_args():
     parser.add_argument("--evals-per-epoch", type=positive_int,
                         help=f"validation loss and a checkpoint this many times an epoch, the lowest kept (default: "
                              f"{EVALS_IN_ONE_EPOCH} in a run of one epoch, else 1)")
-    parser.add_argument("--lr", type=positive_float, help="peak learning rate (default: 5e-5 full, 2e-4 LoRA)")
+    parser.add_argument("--lr", type=positive_float, help="peak learning rate (full 1e-4, original 5e-5, LoRA 2e-4)")
     parser.add_argument("--batch-size", type=positive_int, default=8)
     parser.add_argument("--grad-accum", type=positive_int, default=1, help="gradient accumulation steps")
     parser.add_argument("--seed", type=int, default=0)
@@ -199,6 +199,7 @@ def parse_args():
     parser.add_argument("--overwrite", action="store_true", help="discard an earlier run's checkpoints in <out>")
     args = parser.parse_args()
     args.epochs = args.epochs or RECIPES[args.recipe]["epochs"]
+    args.lr = args.lr or (LORA_LR if args.method == "lora" else RECIPES[args.recipe]["full_lr"])
     args.evals_per_epoch = args.evals_per_epoch or (EVALS_IN_ONE_EPOCH if args.epochs == 1 else 1)
     return args
 
@@ -271,7 +272,7 @@ def build_trainer(args, model, tokenizer, dataset, checkpoints, processes):
     config = SFTConfig(
         output_dir=str(checkpoints),
         num_train_epochs=args.epochs,
-        learning_rate=args.lr or DEFAULT_LR[args.method],
+        learning_rate=args.lr,
         lr_scheduler_type="linear",
         warmup_steps=max(1, steps_per_epoch // 20),
         per_device_train_batch_size=args.batch_size,

@@ -1,4 +1,6 @@
 """The one flag vocabulary: old spellings still work, say once what the flag is called now, and stay out of --help."""
+import sys
+
 import pytest
 
 from qrewrite.cli import ArgumentParser
@@ -37,3 +39,12 @@ def test_a_bad_flag_is_one_line_and_exit_2(capsys):
     with pytest.raises(SystemExit) as stop:
         parser().parse_args(["--nope"])
     assert stop.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, lr", [([], 1e-4), (["--recipe", "original"], 5e-5), (["--method", "lora"], 2e-4),
+                                      (["--recipe", "original", "--lr", "3e-4"], 3e-4)])
+def test_the_learning_rate_follows_the_method_and_recipe(monkeypatch, argv, lr):
+    import finetune
+
+    monkeypatch.setattr(sys, "argv", ["finetune.py", *argv])
+    assert finetune.parse_args().lr == lr
