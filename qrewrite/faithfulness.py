@@ -242,10 +242,12 @@ def is_aside_word(word):
     return word in ASIDE_WORDS or word in CHAT_SPEAK or any(one_edit_apart(word, a) for a in ASIDE_WORDS)
 
 
-def same_word(word, other):
-    """Whether a plain word of the question stands as `other` in the rewrite: as written or with a typo fixed
-    ("heatet" -> "heater"); a function word only as itself."""
-    return word == other or (word not in FUNCTION_WORDS and other not in FUNCTION_WORDS and holds_word(word, {other}))
+def same_word(word, other, respelt):
+    """Whether a plain word of the question stands as `other` in the rewrite: as written, or with a typo fixed
+    ("heatet" -> "heater") when `other` is one of the rewrite's words the question does not hold as typed
+    (`respelt`); a function word only as itself."""
+    return word == other or (other in respelt and word not in FUNCTION_WORDS and other not in FUNCTION_WORDS
+                             and holds_word(word, {other}))
 
 
 def inside_drops(source, output):
@@ -254,9 +256,10 @@ def inside_drops(source, output):
     prescription" -> "a prescription?"): what the question is about lost from the part of it the rewrite kept.
     Function words, negations (their own rule), typos no word list knows, words said around a question
     ("thanks", "asap") and words joined to a neighbour ("yellow fin" -> "yellowfin") are not counted."""
-    source_words, sentence = [plain(w) for w in words(source)], sentence_ids(source)
-    output_words = [plain(w) for w in words(output)]
-    output_pairs, held = list(zip(output_words, output_words[1:])), spelled_out(output)
+    typed, sentence = words(source), sentence_ids(source)
+    source_words, output_words = [plain(w) for w in typed], [plain(w) for w in words(output)]
+    output_pairs, held, output_set = list(zip(output_words, output_words[1:])), spelled_out(output), set(output_words)
+    exact_pairs, respelt = set(output_pairs), output_set - set(source_words)
     dropped = []
     for k in range(1, len(source_words)):
         word, before = source_words[k], source_words[k - 1]
@@ -264,13 +267,14 @@ def inside_drops(source, output):
             continue
         after = source_words[k + 1] if k + 1 < len(source_words) and sentence[k + 1] == sentence[k] else None
         if after is not None:
-            lost = any(same_word(before, a) and same_word(after, b) for a, b in output_pairs)
+            lost = (before, after) in exact_pairs or bool(respelt) and any(
+                same_word(before, a, respelt) and same_word(after, b, respelt) for a, b in output_pairs)
         else:
-            lost = bool(output_words) and same_word(before, output_words[-1]) and before not in FUNCTION_WORDS
+            lost = bool(output_words) and same_word(before, output_words[-1], respelt) and before not in FUNCTION_WORDS
         joined = {before + word, f"{before}-{word}"} | ({word + after, f"{word}-{after}"} if after else set())
-        if lost and not (joined & set(output_words) or is_negation(word) or is_aside_word(word)
+        if lost and not (joined & output_set or is_negation(word) or is_aside_word(word)
                          or is_unknown_word(word) or holds_word(word, held)):
-            dropped.append(words(source)[k])
+            dropped.append(typed[k])
     return dropped
 
 
