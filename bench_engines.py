@@ -5,7 +5,8 @@ Rows: fp32 transformers (the reference); CTranslate2Engine on each int8 backend 
 picked once per process, so every row runs in a process of its own, with CT2_VERBOSE=1), each compute type this CPU
 offers among int8, int8_float32, bfloat16 and int8_bfloat16, both thread layouts (2 workers x 1 thread, 1 worker x 2
 threads) and the static prompt on and off; the openvino engine (OpenVINO GenAI, on quantize.py --openvino's folder
-beside --model); the peers ONNX Runtime GenAI (int8) and llama.cpp (GGUF Q8_0, several sequences per llama_decode).
+beside --model) and the onnx engine (ONNX Runtime GenAI, one question at a time, on quantize.py --onnx's); the peer
+llama.cpp (GGUF Q8_0, several sequences per llama_decode).
 (OpenVINO's LLMPipeline and vLLM's CPU build lost everywhere: results.md.) qrewrite/bench_workers.py runs each row.
 qrewrite/bench_report.py writes the table and the goals.
 
@@ -14,11 +15,11 @@ decoded together), the share of greedy outputs identical to fp32's (fp32 one que
 corpus BLEU of the raw batch-16 outputs against the pairs' references (no guard), size on disk. A candidate that
 cannot run gets one line saying why. The table starts with the CPU (lscpu), the date and the threads, and ends with
 the goals for the settings the Rewriter picks on this CPU; it is printed and written to <reports>/bench_engines.md,
-.json. The peers run in a venv of their own (--peers-python; the project's stays clean), their models converted once
-into --peer-models (reused when present): onnxruntime_genai's builder -p int8 -e cpu, quantize.py's GGUF export.
+.json. The peer runs in a venv of its own (--peers-python; the project's stays clean: llama-cpp-python compiles), its
+model converted once into --peer-models (reused when present) by quantize.py's GGUF export.
 
     python bench_engines.py --model weights/full/best --peers-python /tmp/peers/bin/python   # alone on the machine
-    python bench_engines.py --model weights/quick/best --limit 30 --only 'MKL=0|OpenVINO'  # no MKL rows, no peers
+    python bench_engines.py --model weights/quick/best --limit 30 --only 'MKL=0|OpenVINO|ONNX'  # no MKL rows, no peer
 """
 import argparse
 import json
@@ -32,7 +33,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from qrewrite.bench_report import PROJECT_OPENVINO, markdown
+from qrewrite.bench_report import PROJECT_ONNX, PROJECT_OPENVINO, markdown
 from qrewrite.bench_workers import BATCH, THREADS
 from qrewrite.cpu import cpu_line
 
@@ -111,12 +112,6 @@ def last_line(text):
     return lines[-1][:300] if lines else "no output"
 
 
-def export_onnxruntime(python, model, out):
-    with tempfile.TemporaryDirectory(prefix="ortgenai-cache.") as cache:
-        run_command([python, "-m", "onnxruntime_genai.models.builder", "-i", str(model), "-o", str(out),
-                     "-p", "int8", "-e", "cpu", "-c", cache], "onnxruntime_genai.models.builder")
-
-
 def export_gguf(model, out):
     from qrewrite.errors import ModelError
     from qrewrite.paths import check_output_dir
@@ -169,18 +164,28 @@ def ctranslate2_candidates(int8_folder):
     return candidates, skipped
 
 
-def openvino_candidates(model, batch):
-    """[candidate], [(label, why not)]: the openvino engine on quantize.py --openvino's folder beside --model."""
-    from qrewrite.engines import holds_openvino_model
-    from qrewrite.paths import openvino_dir_for
+def converted_candidates(model, batch):
+    """[candidate], [(label, why not)]: the openvino and onnx engines on quantize.py's folders beside --model."""
+    from qrewrite.engines import CONVERTED
 
-    label = f"OpenVINO GenAI ContinuousBatchingPipeline ({PROJECT_OPENVINO}), int8 weights, {batch} at a time"
-    folder = openvino_dir_for(model)
-    why = ("openvino_genai is not installed in this venv; pip install -e \".[openvino]\""
-           if not has_module(sys.executable, "openvino_genai") else None if holds_openvino_model(folder)
-           else f"no OpenVINO model in {folder}; run `python quantize.py --openvino --model {model}`")
-    candidate = {"label": label, "kind": "openvino", "python": sys.executable, "folder": str(folder), "env": {}}
-    return ([], [(label, why)]) if why else ([{**candidate, "size_mb": size_mb(folder, "openvino_model.*")}], [])
+    engines = {  # kind: label, weight files
+        "openvino": (f"OpenVINO GenAI ContinuousBatchingPipeline ({PROJECT_OPENVINO}), int8 weights, {batch} at a "
+                     "time", "openvino_model.*"),
+        "onnx": (f"ONNX Runtime GenAI ({PROJECT_ONNX}), int8 weights (MatMulNBits), one question at a time",
+                 "model.onnx*")}
+    candidates, skipped = [], []
+    for kind, (label, pattern) in engines.items():
+        holds, beside, command, module = CONVERTED[kind]
+        folder = beside(model)
+        why = (f"{module} is not installed in this venv; pip install -e \".[{kind}]\""
+               if not has_module(sys.executable, module) else None if holds(folder)
+               else f"no {kind} model in {folder}; run `{command.format(model)}`")
+        if why:
+            skipped.append((label, why))
+        else:
+            candidates.append({"label": label, "kind": kind, "python": sys.executable, "folder": str(folder),
+                               "env": {}, "size_mb": size_mb(folder, pattern)})
+    return candidates, skipped
 
 
 def once(make):
@@ -202,11 +207,8 @@ def once(make):
 def peer_candidates(args):
     """[candidate], [(label, why not)] for the peers: each needs its package in its venv and its converted model."""
     python, models = args.peers_python, args.peer_models
-    onnx = once(lambda: converted(models / "onnx-int8", "genai_config.json",
-                                  lambda out: export_onnxruntime(python, args.model, out)))
     gguf = once(lambda: converted(models / "gguf", "model-q8_0.gguf", lambda out: export_gguf(args.model, out)))
     peers = [  # label, kind, its python, the module it needs, its model folder, its weight files
-        ("ONNX Runtime GenAI, int8 (MatMulNBits)", "onnxruntime", python, "onnxruntime_genai", onnx, "model.onnx*"),
         (f"llama.cpp GGUF Q8_0, up to {args.batch} sequences a llama_decode", "llama_cpp", python, "llama_cpp", gguf,
          "*.gguf")]
     candidates, skipped = [], []
@@ -316,7 +318,7 @@ def main():
     fp32 = {"label": "fp32 transformers (reference)", "kind": "fp32", "python": sys.executable, "folder": args.model,
             "env": {}, "size_mb": size_mb(args.model, "*.safetensors")}
     ct2, ct2_skipped = (a + b for a, b in zip(ctranslate2_candidates(int8_folder),
-                                              openvino_candidates(args.model, args.batch)))
+                                              converted_candidates(args.model, args.batch)))
     peers, peers_skipped = peer_candidates(args)
     if args.only:
         ct2, peers = ([c for c in group if args.only.search(c["label"])] for group in (ct2, peers))

@@ -9,7 +9,8 @@ Qwen2 are tested; smoothing applies to Llama, Qwen2 and Mistral layers, others c
 --gguf also writes weights/<run>/gguf/model-q8_0.gguf for llama.cpp and Ollama (Llama-architecture
 models with SmolLM2's tokenizer, such as the embedded default and its fine-tunes). --openvino also writes
 weights/<run>/openvino/, an OpenVINO model with int8 weights for the openvino engine (the `openvino` extra;
-qrewrite/openvino_export.py), and measures it beside the others.
+qrewrite/openvino_export.py), and measures it beside the others; --onnx writes weights/<run>/onnx/ for the onnx
+engine (ONNX Runtime GenAI, the `onnx` extra), which --backend auto uses for one question alone on AMD CPUs.
 
 Then measures, on the same validation questions: fp32 (transformers), the int8 engine, the same
 engine on the model converted without smoothing, and, when llama-cpp-python is installed (the
@@ -21,7 +22,7 @@ identical to fp32's; prints a table and writes <reports>/quantize.json (outputs/
     python quantize.py --model weights/lora/best --out weights/lora/int8
     python quantize.py --skip-benchmark --gguf           # convert only, and write the GGUF file too
     python quantize.py --calibration my_train.json       # smooth on your own training pairs
-    python quantize.py --skip-benchmark --openvino       # also weights/full/openvino (OpenVINO GenAI)
+    python quantize.py --skip-benchmark --openvino --onnx  # also weights/full/openvino and weights/full/onnx
     python infer.py --model weights/full/int8 "waht is teh capital of frnace"
 """
 import argparse
@@ -30,16 +31,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from qrewrite import cpu
 from qrewrite.cli import ArgumentParser, fail, positive_int
 from qrewrite.data import load_pairs, write_json_atomic
-from qrewrite.engines import TorchEngine, int8_dir_for, load_tokenizer, open_engine
+from qrewrite.engines import CONVERTED, TorchEngine, int8_dir_for, load_tokenizer, open_engine
 from qrewrite.errors import DataError, ModelError
+from qrewrite.gguf_export import GGUF_NAME, export_gguf_q8_0
 from qrewrite.metrics import score
-from qrewrite.modeling import TRAINED_MODEL, embedded_gguf_path, load_model, resolve_model
+from qrewrite.modeling import TRAINED_MODEL, load_model, resolve_model
 from qrewrite.paths import (
     check_output_dir,
     check_reports_dir,
@@ -55,69 +56,8 @@ from qrewrite.prompt import training_example
 from qrewrite.rewriter import Rewriter
 from qrewrite.smoothing import smooth
 
-GGUF_NAME = "model-q8_0.gguf"
 OWNER = "quantize.py"
 BATCH_SIZES = (4, 16, 64)  # new tokens/s is measured at batch 1 and at each of these
-
-
-def rope_permute(weight, n_heads):
-    """HF stores each head's rotary halves apart; llama.cpp expects them interleaved."""
-    rows, cols = weight.shape
-    return weight.reshape(n_heads, 2, rows // n_heads // 2, cols).swapaxes(1, 2).reshape(rows, cols)
-
-
-def export_gguf_q8_0(model, tokenizer, path):
-    """Writes a Llama model as GGUF: 2-D weights in Q8_0, norms in fp32, tokenizer from the embedded GGUF."""
-    import gguf
-
-    config = model.config
-    if config.model_type != "llama":
-        raise ModelError(f"GGUF export supports Llama-architecture models, not '{config.model_type}'; "
-                         "use llama.cpp's convert_hf_to_gguf.py --outtype q8_0")
-    source = gguf.GGUFReader(embedded_gguf_path())
-    vocab = source.fields["tokenizer.ggml.tokens"].contents()
-    if tokenizer.convert_ids_to_tokens(list(range(len(vocab)))) != vocab or config.vocab_size != len(vocab):
-        raise ModelError("the model's tokenizer differs from SmolLM2's; use llama.cpp's convert_hf_to_gguf.py")
-
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_name("question-rewrite")
-    writer.add_context_length(config.max_position_embeddings)
-    writer.add_embedding_length(config.hidden_size)
-    writer.add_block_count(config.num_hidden_layers)
-    writer.add_feed_forward_length(config.intermediate_size)
-    writer.add_head_count(config.num_attention_heads)
-    writer.add_head_count_kv(config.num_key_value_heads)
-    writer.add_rope_freq_base(config.rope_parameters["rope_theta"])
-    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
-    writer.add_rope_dimension_count(config.hidden_size // config.num_attention_heads)
-    writer.add_vocab_size(config.vocab_size)
-    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
-    for key, field in source.fields.items():
-        if key.startswith("tokenizer."):
-            sub_type = field.types[1] if len(field.types) > 1 else None
-            writer.add_key_value(key, field.contents(), field.types[0], sub_type=sub_type)
-
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, config.num_hidden_layers)
-    for hf_name, tensor in model.state_dict().items():
-        if hf_name == "lm_head.weight" and config.tie_word_embeddings:
-            continue  # tied: llama.cpp reuses token_embd as the output layer
-        name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
-        if name is None:
-            raise ModelError(f"no GGUF name for tensor {hf_name}")
-        data = tensor.detach().float().cpu().numpy()
-        if hf_name.endswith("q_proj.weight"):
-            data = rope_permute(data, config.num_attention_heads)
-        elif hf_name.endswith("k_proj.weight"):
-            data = rope_permute(data, config.num_key_value_heads)
-        if data.ndim == 2 and data.shape[1] % 32 == 0:
-            writer.add_tensor(name, gguf.quants.quantize(data, gguf.GGMLQuantizationType.Q8_0),
-                              raw_dtype=gguf.GGMLQuantizationType.Q8_0)
-        else:
-            writer.add_tensor(name, data.astype(np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
 
 
 def quantize(model_dir, out_dir, calibration=None):
@@ -170,15 +110,22 @@ def export_gguf_dir(model_dir, out_dir):
     return Path(out_dir)
 
 
-def export_openvino_dir(model_dir, out_dir):
-    """out_dir: the OpenVINO model (int8 weights), its configs and tokenizer files, swapped in whole (check_output_dir
-    first)."""
-    from qrewrite.openvino_export import MODEL_BIN, MODEL_XML, export_openvino
+# --openvino and --onnx: the packages each conversion needs (the extra of the same name), its weight files
+CONVERTERS = {"openvino": (("openvino", "openvino_genai", "nncf"), ("openvino_model.xml", "openvino_model.bin")),
+              "onnx": (("onnxruntime_genai", "onnx", "onnx_ir"), ("model.onnx", "model.onnx.data"))}
 
+
+def export_converted_dir(kind, model_dir, out_dir):
+    """out_dir: the `kind` model ("openvino": OpenVINO, int8 weights; "onnx": ONNX Runtime GenAI, int8 weights), its
+    configs and tokenizer files, swapped in whole (check_output_dir first), marked with the weights it came from."""
+    if kind == "openvino":
+        from qrewrite.openvino_export import export_openvino as export
+    else:
+        from qrewrite.onnx_engine import export_onnx as export
     staged = staging_dir(out_dir)
     try:
-        export_openvino(model_dir, staged)
-        replace_dir(staged, out_dir, OWNER, hashed=[MODEL_XML, MODEL_BIN],
+        export(model_dir, staged)
+        replace_dir(staged, out_dir, OWNER, hashed=CONVERTERS[kind][1],
                     about={"converted_from": weights_digest(model_dir)})
     except BaseException:
         discard(staged)
@@ -186,11 +133,10 @@ def export_openvino_dir(model_dir, out_dir):
     return Path(out_dir)
 
 
-def check_openvino_installed():
-    for module in ("openvino", "openvino_genai", "nncf"):
+def check_installed(kind):
+    for module in CONVERTERS[kind][0]:
         if importlib.util.find_spec(module) is None:
-            raise ModelError(f"--openvino: needs the {module} package; pip install -e \".[openvino]\" "
-                             "(or drop --openvino)")
+            raise ModelError(f"--{kind}: needs the {module} package; pip install -e \".[{kind}]\" (or drop --{kind})")
 
 
 def gguf_dir_for(model_dir):
@@ -302,6 +248,9 @@ def main():
     parser.add_argument("--openvino", action="store_true",
                         help="also write weights/<run>/openvino/ (OpenVINO, int8 weights) for the openvino engine "
                              "(--backend openvino; needs the openvino extra)")
+    parser.add_argument("--onnx", action="store_true",
+                        help="also write weights/<run>/onnx/ (ONNX Runtime GenAI, int8 weights) for the onnx engine, "
+                             "the fastest for one question alone on AMD CPUs (needs the onnx extra)")
     parser.add_argument("--data", default="dataset/valid.json", renamed_from=["--valid"],
                         help="the pairs in: JSON pairs for the quality and speed figures")
     parser.add_argument("--limit", type=positive_int, default=200, help="validation pairs to measure on")
@@ -317,9 +266,9 @@ def main():
         check_output_dir(out_dir, OWNER, inputs=[args.model, args.data, args.calibration])
         if args.gguf:
             check_output_dir(gguf_dir_for(args.model), OWNER, inputs=[args.model, out_dir])
-        if args.openvino:
-            check_openvino_installed()
-            check_output_dir(openvino_dir_for(args.model), OWNER, inputs=[args.model, out_dir], flag="--openvino")
+        for kind in converted_kinds(args):
+            check_installed(kind)
+            check_output_dir(converted_dir_for(kind, args.model), OWNER, inputs=[args.model, out_dir], flag=f"--{kind}")
         pairs = []
         if not args.skip_benchmark:
             pairs = load_pairs(args.data)[:args.limit]
@@ -340,17 +289,23 @@ def main():
         except ModelError as err:
             fail(err)
         print(f"wrote {gguf_dir / GGUF_NAME} (llama.cpp: llama-cli -m {gguf_dir / GGUF_NAME})")
-    openvino_dir = None
-    if args.openvino:
+    for kind in converted_kinds(args):
         start = time.perf_counter()
         try:
-            openvino_dir = export_openvino_dir(args.model, openvino_dir_for(args.model))
+            folder = export_converted_dir(kind, args.model, converted_dir_for(kind, args.model))
         except ModelError as err:
             fail(err)
-        print(f"wrote {openvino_dir} (OpenVINO, int8 weights) in {time.perf_counter() - start:.0f} s "
-              f"(python infer.py --model {openvino_dir}, or --backend openvino)")
+        print(f"wrote {folder} ({kind}, int8 weights) in {time.perf_counter() - start:.0f} s (--backend {kind})")
     if not args.skip_benchmark:
-        benchmark(args, out_dir, pairs, smoothed, openvino_dir)
+        benchmark(args, out_dir, pairs, smoothed, openvino_dir_for(args.model) if args.openvino else None)
+
+
+def converted_kinds(args):
+    return [kind for kind in CONVERTERS if getattr(args, kind)]
+
+
+def converted_dir_for(kind, model_dir):
+    return CONVERTED[kind][1](model_dir)  # openvino_dir_for, onnx_dir_for
 
 
 def benchmark(args, out_dir, pairs, smoothed, openvino_dir=None):

@@ -14,8 +14,6 @@ from pathlib import Path
 THREADS = 2
 BATCH = 16  # new tokens/s is measured with this many prompts decoded together (bench_engines.py --batch)
 WARMUP_QUESTIONS = 2  # decoded alone, and one batch decoded together, before anything is timed
-ONNX_PAD_ID = 0  # <|endoftext|>: never in a prompt (user text is tokenized as plain text); SmolLM2 pads with
-#                  <|im_end|>, which every prompt holds, and ONNX Runtime GenAI masks every pad id it sees
 LLAMA_CONTEXT_PER_SEQUENCE = 1024  # prompt (at most 256 question tokens + template) + at most 528 new tokens
 LLAMA_BATCH_TOKENS = 8192  # most prompt tokens one llama_decode call takes
 
@@ -26,12 +24,6 @@ LLAMA_BATCH_TOKENS = 8192  # most prompt tokens one llama_decode call takes
 def in_groups(prompts, limits, batch):
     for start in range(0, len(prompts), batch):
         yield prompts[start:start + batch], limits[start:start + batch]
-
-
-def left_padded(group, pad_id):
-    """The prompts of a group padded on the left to one length, and their attention mask."""
-    width = max(map(len, group))
-    return ([[pad_id] * (width - len(p)) + p for p in group], [[0] * (width - len(p)) + [1] * len(p) for p in group])
 
 
 def project_engine(engine):
@@ -67,30 +59,10 @@ def open_openvino(spec):
     return project_engine(OpenVINOEngine(spec["folder"], threads=THREADS))
 
 
-def open_onnxruntime(spec):
-    """ONNX Runtime GenAI's Generator: padded batches (left), greedy, token by token in C++."""
-    import numpy as np
-    import onnxruntime_genai as og
+def open_onnx(spec):
+    from qrewrite.onnx_engine import OnnxEngine
 
-    config = og.Config(spec["folder"])
-    config.overlay(json.dumps({"model": {"pad_token_id": ONNX_PAD_ID, "decoder": {"session_options": {
-        "intra_op_num_threads": THREADS, "inter_op_num_threads": 1}}}}))
-    model = og.Model(config)
-
-    def generate(prompts, limits, stop_ids, batch):
-        outputs = []
-        for group, group_limits in in_groups(prompts, limits, batch):
-            ids, _ = left_padded(group, ONNX_PAD_ID)
-            width = len(ids[0])
-            params = og.GeneratorParams(model)
-            params.set_search_options(do_sample=False, batch_size=len(group), max_length=width + max(group_limits))
-            generator = og.Generator(model, params)
-            generator.append_tokens(np.array(ids, dtype=np.int32))
-            while not generator.is_done():
-                generator.generate_next_token()
-            outputs += [list(generator.get_sequence(i)[width:]) for i in range(len(group))]
-        return outputs
-    return generate
+    return project_engine(OnnxEngine(spec["folder"], threads=THREADS))
 
 
 def open_llama_cpp(spec):
@@ -150,7 +122,7 @@ def open_llama_cpp(spec):
 
 
 OPENERS = {"fp32": open_fp32, "ctranslate2": open_ctranslate2, "openvino": open_openvino,
-           "onnxruntime": open_onnxruntime, "llama_cpp": open_llama_cpp}
+           "onnx": open_onnx, "llama_cpp": open_llama_cpp}
 
 
 def measure(generate, job):

@@ -90,8 +90,10 @@ def fraction(text):
 
 def add_backend_argument(parser):
     """--backend, as every script that rewrites takes it."""
-    parser.add_argument("--backend", choices=["auto", "fp32", "int8", "openvino"], default="auto",
-                        help="int8: the int8 model quantize.py wrote beside --model; openvino: the OpenVINO model "
-                             "quantize.py --openvino wrote there; auto: what --model holds, except that an int8 "
-                             "folder runs on the openvino model beside it where that engine is the faster one on "
-                             "this CPU (bf16 instructions) and holds the same weights")
+    parser.add_argument("--backend", choices=["auto", "fp32", "int8", "openvino", "onnx"], default="auto",
+                        help="int8: the int8 model quantize.py wrote beside --model; openvino, onnx: the model "
+                             "quantize.py --openvino or --onnx wrote there (onnx: greedy, one question at a time); "
+                             "auto: what --model holds, except that an int8 folder runs on the openvino model "
+                             "beside it where that engine is the faster one on this CPU (bf16 instructions), and "
+                             "one question alone on the onnx model beside it on AMD CPUs, each where it holds the "
+                             "same weights")

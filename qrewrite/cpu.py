@@ -70,6 +70,15 @@ def fastest_engine():
     return "int8", "the faster engine in batches on CPUs without bf16 instructions"
 
 
+def fastest_alone():
+    """The engine measured fastest for one question alone on this kind of CPU where that is another than
+    fastest_engine's, and why; (None, None) where no other was measured faster. "onnx" on AMD: ONNX Runtime GenAI
+    beat every other engine alone on an AMD EPYC Zen 3 and Zen 4 (docs/results.md); Intel is not measured yet."""
+    if cpu_vendor() == "AuthenticAMD":
+        return "onnx", "the fastest engine for one question alone on AMD CPUs"
+    return None, None
+
+
 def cpu_heading():
     """The line a benchmark table opens with: "CPU: <cpu_line()>; <N> CPUs"."""
     return f"CPU: {cpu_line()}; {os.cpu_count()} CPUs"

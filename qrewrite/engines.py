@@ -1,5 +1,6 @@
 """Generation engines: prompt token ids in, generated token ids out, one class per engine (TorchEngine and
-CTranslate2Engine here; OpenVINOEngine in qrewrite/openvino_engine.py, its packages optional).
+CTranslate2Engine here; OpenVINOEngine in qrewrite/openvino_engine.py and OnnxEngine in qrewrite/onnx_engine.py,
+their packages optional).
 
 Every engine has `tokenizer` and `generate(prompts, max_new_tokens, stop_ids, beams=1, progress=None)`:
 for each prompt (a list of token ids) it returns `beams` candidates [(new token ids, mean token
@@ -17,7 +18,7 @@ from qrewrite import cpu
 from qrewrite.errors import ModelError
 from qrewrite.modeling import check_written_files, load_model, pick_device, prepare_tokenizer
 from qrewrite.openvino_export import MODEL_XML
-from qrewrite.paths import int8_dir_for, marker_entry, openvino_dir_for
+from qrewrite.paths import int8_dir_for, marker_entry, onnx_dir_for, openvino_dir_for
 from qrewrite.prompt import prompt_prefix_ids
 from qrewrite.stream import chunks
 
@@ -170,61 +171,103 @@ def holds_openvino_model(folder):
     return (Path(folder) / MODEL_XML).is_file()
 
 
-# backend -> (whether a folder holds its model, where quantize.py writes it beside an fp32 folder, how)
-CONVERTED = {"int8": (holds_int8_model, int8_dir_for, "python quantize.py --model {}"),
-             "openvino": (holds_openvino_model, openvino_dir_for, "python quantize.py --openvino --model {}")}
+def holds_onnx_model(folder):
+    """Whether `folder` holds an ONNX Runtime GenAI model (quantize.py --onnx's)."""
+    return (Path(folder) / "genai_config.json").is_file()
+
+
+# backend -> (whether a folder holds its model, where quantize.py writes it beside an fp32 folder, how, its package)
+CONVERTED = {"int8": (holds_int8_model, int8_dir_for, "python quantize.py --model {}", "ctranslate2"),
+             "openvino": (holds_openvino_model, openvino_dir_for, "python quantize.py --openvino --model {}",
+                          "openvino_genai"),
+             "onnx": (holds_onnx_model, onnx_dir_for, "python quantize.py --onnx --model {}", "onnxruntime_genai")}
 
 
 def folder_kind(model):
-    """"int8" or "openvino" for a folder holding quantize.py's output, None for anything else (fp32, a hub id)."""
-    return next((backend for backend, (holds, _, _) in CONVERTED.items() if holds(model)), None)
+    """"int8", "openvino" or "onnx" for a folder holding quantize.py's output, None for anything else (fp32, a hub
+    id)."""
+    return next((backend for backend, (holds, *_) in CONVERTED.items() if holds(model)), None)
 
 
 def engine_folder(model, backend="auto"):
-    """(engine name or None for fp32, folder, a note on the choice or None): backend "int8" or "openvino" also looks
-    beside an fp32 folder (int8_dir_for, openvino_dir_for); "fp32" refuses a converted folder; "auto" takes what
-    the folder holds, an int8 folder possibly run on the openvino engine instead (faster_beside)."""
+    """(engine name or None for fp32, folder, a note on the choice or None): backend "int8", "openvino" or "onnx"
+    also looks beside an fp32 folder (int8_dir_for, ...); "fp32" refuses a converted folder; "auto" takes what the
+    folder holds, an int8 folder possibly run on the openvino engine instead (converted_beside)."""
     kind = folder_kind(model)
     if backend == "fp32" and kind is not None:
         raise ModelError(f"{model} holds an {kind} model; pass the fp32 folder for --backend fp32")
     if backend in CONVERTED and kind != backend:
-        holds, beside, command = CONVERTED[backend]
+        holds, beside, command, _ = CONVERTED[backend]
         if not holds(beside(model)):
             raise ModelError(f"no {backend} model in {model} or {beside(model)}; run `{command.format(model)}`")
         return backend, beside(model), None
     if backend == "auto" and kind == "int8":
-        return faster_beside(Path(model))
+        fastest, why = cpu.fastest_engine()
+        folder, note = converted_beside(Path(model), fastest, why)
+        return ("openvino", folder, note) if folder else ("int8", Path(model), note)
     return kind, Path(model) if kind else model, None
 
 
-def faster_beside(int8_folder):
-    """engine_folder's answer for an int8 folder under backend "auto": the openvino model beside it where that engine
-    is the fastest on this kind of CPU (cpu.fastest_engine), its packages are installed and quantize.py converted
-    both from the same weights; the int8 folder otherwise, with a note when the openvino model is passed over."""
-    fastest, why = cpu.fastest_engine()
-    openvino_folder = openvino_dir_for(int8_folder)
-    if fastest != "openvino" or not holds_openvino_model(openvino_folder):
-        return "int8", int8_folder, None
-    if importlib.util.find_spec("openvino_genai") is None:
-        return "int8", int8_folder, (f"not the faster openvino engine in {openvino_folder}: "
-                                     "pip install -e \".[openvino]\"")
+def converted_beside(int8_folder, kind, why):
+    """(the `kind` model quantize.py wrote beside an int8 folder, a note) where `kind` is the engine measured fastest
+    on this kind of CPU (`why`), its package is installed and both folders were converted from the same weights;
+    (None, a note or None) otherwise, the note saying what was passed over and how to use it."""
+    if kind not in ("openvino", "onnx"):
+        return None, None
+    holds, beside, _, package = CONVERTED[kind]
+    folder = beside(int8_folder)
+    if not holds(folder):
+        return None, None
+    if importlib.util.find_spec(package) is None:
+        return None, f"not the faster {kind} engine in {folder}: pip install -e \".[{kind}]\""
     source = marker_entry(int8_folder, "converted_from")
-    if source is None or source != marker_entry(openvino_folder, "converted_from"):
-        return "int8", int8_folder, (f"not the openvino model in {openvino_folder}: not known to be converted from "
-                                     "the same weights; re-run quantize.py --openvino to use it")
-    return "openvino", openvino_folder, f"--backend auto on {int8_folder}: {why}; --backend int8 to keep int8"
+    if source is None or source != marker_entry(folder, "converted_from"):
+        return None, (f"not the {kind} model in {folder}: not known to be converted from the same weights; re-run "
+                      f"quantize.py --{kind} to use it")
+    return folder, f"--backend auto on {int8_folder}: {why}; --backend int8 to keep int8"
+
+
+class SplitByBatch:
+    """A call of one prompt, greedy, on one engine (`alone`), every other call (batches, beams) on another: the pick
+    of --backend auto where one engine is the fastest alone and another in batches (cpu.fastest_alone)."""
+
+    def __init__(self, alone, batched):
+        self.alone, self.batched = alone, batched
+        self.name, self.tokenizer, self.folder = batched.name, batched.tokenizer, batched.folder
+        self.beam_search = batched.beam_search
+        self.choice = f"{batched.choice}; one question alone: {alone.choice}"
+
+    @property
+    def batch_size(self):
+        return self.batched.batch_size
+
+    @batch_size.setter
+    def batch_size(self, size):
+        self.batched.batch_size = size
+
+    def generate(self, prompts, max_new_tokens, stop_ids, beams=1, progress=None):
+        engine = self.alone if len(prompts) == 1 and beams == 1 else self.batched
+        return engine.generate(prompts, max_new_tokens, stop_ids, beams, progress)
 
 
 def open_engine(model, backend="auto", batch_size=8, device=None, engine_settings=None):
-    """The engine for a model folder or hub id: CTranslate2 or OpenVINO where the folder holds quantize.py's
-    output (or, with backend "int8" or "openvino", where the folder beside it does; engine_folder), else fp32.
-    The int8 engine's backend, compute type and threads are those measured fastest on this CPU (qrewrite/cpu.py),
-    or engine_settings (cpu.parse_settings's overrides); the OpenVINO engine takes its threads= only. The engine's
-    `choice` says what was picked and why."""
+    """The engine for a model folder or hub id: CTranslate2, OpenVINO or ONNX Runtime GenAI where the folder holds
+    quantize.py's output (or, with backend "int8", "openvino" or "onnx", where the folder beside it does;
+    engine_folder), else fp32. The int8 engine's backend, compute type and threads are those measured fastest on
+    this CPU (qrewrite/cpu.py), or engine_settings (cpu.parse_settings's overrides); the other engines take its
+    threads= only. Under "auto" on an int8 folder, one question alone goes to the onnx model beside it where that
+    engine is the fastest alone on this kind of CPU (SplitByBatch). The engine's `choice` says what was picked and
+    why."""
     kind, folder, note = engine_folder(model, backend)
     engine = open_engine_of_kind(kind, folder, batch_size, device, engine_settings)
     if note:
         engine.choice += f" ({note})"
+    if backend == "auto" and folder_kind(model) == "int8":
+        alone_folder, alone_note = converted_beside(Path(model), *cpu.fastest_alone())
+        if alone_folder:
+            engine = SplitByBatch(open_engine_of_kind("onnx", alone_folder, 1, device, engine_settings), engine)
+        elif alone_note:
+            engine.choice += f" ({alone_note})"
     return engine
 
 
@@ -236,6 +279,10 @@ def open_engine_of_kind(kind, folder, batch_size, device, engine_settings):
         from qrewrite.openvino_engine import OpenVINOEngine  # optional packages: imported only when needed
 
         return OpenVINOEngine(folder, batch_size, threads=(engine_settings or {}).get("threads"))
+    if kind == "onnx":
+        from qrewrite.onnx_engine import OnnxEngine
+
+        return OnnxEngine(folder, batch_size, threads=(engine_settings or {}).get("threads"))
     settings, why = cpu.choose(torch.get_num_threads(), engine_settings)
     engine = CTranslate2Engine(folder, batch_size, threads=settings["workers"] * settings["threads"],
                                inter_threads=settings["workers"], compute_type=settings["compute_type"],

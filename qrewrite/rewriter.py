@@ -140,8 +140,8 @@ def pick_candidate(question, candidates, guard=True, protected=()):
 class Rewriter:
     def __init__(self, model=None, batch_size=8, device=None, backend="auto", beams=1, engine=None, guard=True,
                  retry_beams=RETRY_BEAMS, min_confidence=0.0, engine_settings=None):
-        """backend "auto" follows the folder (an int8 folder may run on the faster openvino model beside it:
-        engines.faster_beside); "int8" and "openvino" also find quantize.py's output beside an fp32 folder.
+        """backend "auto" follows the folder (an int8 folder may run on the faster openvino and onnx models beside
+        it: engines.open_engine); "int8", "openvino" and "onnx" also find quantize.py's output beside an fp32 folder.
         beams > 1: beam search with that many candidates, then pick_candidate.
         retry_beams: greedy outputs that fall back are searched again with this many beams (1: never).
         engine: an engine object (see qrewrite/engines.py) to use instead of opening one for `model`.

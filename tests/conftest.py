@@ -124,3 +124,10 @@ def prompts(tokenizer):
     from qrewrite.prompt import plain_token_ids, prompt_token_ids
 
     return [prompt_token_ids(tokenizer, plain_token_ids(tokenizer, q)) for q in ENGINE_QUESTIONS]
+
+
+def forward_mean(model, prompt, ids):
+    """The mean log-prob fp32 gives `ids` after `prompt`: a forward pass over both."""
+    with torch.no_grad():
+        logits = model(torch.tensor([prompt + ids])).logits[0, len(prompt) - 1:-1]
+    return torch.log_softmax(logits, -1).gather(1, torch.tensor(ids)[:, None]).mean().item()

@@ -1,8 +1,9 @@
 """Engines: batched decoding equals one-at-a-time decoding, stop ids and bounds hold, int8 tracks fp32."""
 import pytest
 
-from qrewrite.engines import CTranslate2Engine, TorchEngine
-from quantize import quantize
+from conftest import forward_mean
+from qrewrite.engines import CTranslate2Engine, TorchEngine, open_engine
+from quantize import export_converted_dir, quantize
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +84,17 @@ def test_a_greedy_output_carries_its_mean_token_log_prob(tiny_model_dir, open_in
         assert score == pytest.approx(expected, abs=1e-4) and score < 0
     int8 = open_int8(3).generate(prompts, limits, stop)
     assert [c[0][1] for c in int8] == pytest.approx([c[0][1] for c in found], rel=0.02)  # a mean, not a sum
+
+
+@pytest.mark.parametrize("kind", ["openvino", "onnx"])
+def test_qwen2_converts_with_its_biases(tiny_qwen2_dir, prompts, tmp_path, kind):
+    """Another architecture (Qwen2: untied, biased query, key and value projections) through the openvino trace and
+    the onnx builder."""
+    converted = open_engine(str(export_converted_dir(kind, str(tiny_qwen2_dir), tmp_path / kind)))
+    fp32 = TorchEngine(str(tiny_qwen2_dir), batch_size=4, device="cpu")
+    limits = [6] * len(prompts)
+    ours, reference = ([c[0] for c in engine.generate(prompts, limits, set())] for engine in (converted, fp32))
+    assert converted.name == kind
+    assert sum(a[0][:3] == b[0][:3] for a, b in zip(ours, reference)) >= len(prompts) - 1
+    for prompt, (ids, score) in zip(prompts, ours):
+        assert score == pytest.approx(forward_mean(fp32.model, prompt, ids), abs=0.02)
