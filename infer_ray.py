@@ -131,11 +131,12 @@ def check_inputs(args):
 def actor_resources(args, model):
     """(how many actors, the resources of each): one per GPU for an fp32 model where there are GPUs, else one
     per --actor-cpus CPUs."""
-    from qrewrite.engines import holds_int8_model
+    from qrewrite.engines import folder_kind
 
     cluster = ray.cluster_resources()
-    int8 = args.backend == "int8" or holds_int8_model(model)
-    gpus = args.gpus_per_actor if args.gpus_per_actor is not None else float(bool(cluster.get("GPU")) and not int8)
+    cpu_engine = args.backend in ("int8", "openvino", "onnx") or folder_kind(model) is not None  # no GPU to use
+    gpus = (args.gpus_per_actor if args.gpus_per_actor is not None
+            else float(bool(cluster.get("GPU")) and not cpu_engine))
     if gpus:
         return args.actors or max(1, int(cluster.get("GPU", 0) // gpus)), {"num_cpus": args.actor_cpus,
                                                                              "num_gpus": gpus}

@@ -26,8 +26,9 @@ BUILDER = "onnxruntime_genai.models.builder"
 def export_onnx(model_dir, staged):
     """Writes into `staged` (a new folder) the int8 ONNX model, genai_config.json and the tokenizer files, with ONNX
     Runtime GenAI's model builder (it loads the fp32 folder's safetensors with transformers; no remote code)."""
-    if not Path(model_dir).is_dir():
-        raise ModelError(f"--onnx: {model_dir} is not a local model folder; pass finetune.py's best/ folder")
+    if not Path(model_dir).is_dir() or not any(Path(model_dir).glob("*.safetensors")):
+        raise ModelError(f"--onnx: {model_dir} is not a local folder of safetensors weights; pass finetune.py's "
+                         "best/ folder")
     with tempfile.TemporaryDirectory(prefix="onnx-builder-cache.") as cache:
         done = subprocess.run([sys.executable, "-m", BUILDER, "-i", str(Path(model_dir).resolve()), "-o",
                                str(Path(staged).resolve()), "-p", "int8", "-e", "cpu", "-c", cache,
