@@ -86,6 +86,8 @@ def converted(folder, marker, convert):
     folder = Path(folder)
     if (folder / marker).is_file():
         return folder
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise CannotRun(f"{folder} is a link or not a folder; move it away or pass other --peer-models")
     if folder.is_dir() and any(folder.iterdir()):  # not ours: never deleted
         raise CannotRun(f"{folder} holds files but no {marker}; move it away or pass other --peer-models")
     staged = staging_dir(folder)

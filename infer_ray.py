@@ -131,10 +131,10 @@ def check_inputs(args):
 def actor_resources(args, model):
     """(how many actors, the resources of each): one per GPU for an fp32 model where there are GPUs, else one
     per --actor-cpus CPUs."""
-    from qrewrite.engines import folder_kind
+    from qrewrite.engines import CONVERTED, folder_kind
 
     cluster = ray.cluster_resources()
-    cpu_engine = args.backend in ("int8", "openvino", "onnx") or folder_kind(model) is not None  # no GPU to use
+    cpu_engine = args.backend in CONVERTED or folder_kind(model) is not None  # no GPU to use
     gpus = (args.gpus_per_actor if args.gpus_per_actor is not None
             else float(bool(cluster.get("GPU")) and not cpu_engine))
     if gpus:

@@ -41,6 +41,8 @@ from qrewrite.errors import DataError, ModelError
 from qrewrite.gguf_export import GGUF_NAME, export_gguf_q8_0
 from qrewrite.metrics import score
 from qrewrite.modeling import TRAINED_MODEL, load_model, resolve_model
+from qrewrite.onnx_export import MODEL_DATA, MODEL_ONNX
+from qrewrite.openvino_export import MODEL_BIN, MODEL_XML
 from qrewrite.paths import (
     check_output_dir,
     check_reports_dir,
@@ -111,8 +113,8 @@ def export_gguf_dir(model_dir, out_dir):
 
 
 # --openvino and --onnx: the packages each conversion needs (the extra of the same name), its weight files
-CONVERTERS = {"openvino": (("openvino", "openvino_genai", "nncf"), ("openvino_model.xml", "openvino_model.bin")),
-              "onnx": (("onnxruntime_genai", "onnx", "onnx_ir"), ("model.onnx", "model.onnx.data"))}
+CONVERTERS = {"openvino": (("openvino", "openvino_genai", "nncf"), (MODEL_XML, MODEL_BIN)),
+              "onnx": (("onnxruntime_genai", "onnx", "onnx_ir"), (MODEL_ONNX, MODEL_DATA))}
 
 
 def export_converted_dir(kind, model_dir, out_dir):
@@ -121,7 +123,7 @@ def export_converted_dir(kind, model_dir, out_dir):
     if kind == "openvino":
         from qrewrite.openvino_export import export_openvino as export
     else:
-        from qrewrite.onnx_engine import export_onnx as export
+        from qrewrite.onnx_export import export_onnx as export
     staged = staging_dir(out_dir)
     try:
         export(model_dir, staged)

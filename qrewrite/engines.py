@@ -17,6 +17,7 @@ import torch
 from qrewrite import cpu
 from qrewrite.errors import ModelError
 from qrewrite.modeling import check_written_files, load_model, pick_device, prepare_tokenizer
+from qrewrite.onnx_export import GENAI_CONFIG
 from qrewrite.openvino_export import MODEL_XML
 from qrewrite.paths import int8_dir_for, marker_entry, onnx_dir_for, openvino_dir_for
 from qrewrite.prompt import prompt_prefix_ids
@@ -173,7 +174,7 @@ def holds_openvino_model(folder):
 
 def holds_onnx_model(folder):
     """Whether `folder` holds an ONNX Runtime GenAI model (quantize.py --onnx's)."""
-    return (Path(folder) / "genai_config.json").is_file()
+    return (Path(folder) / GENAI_CONFIG).is_file()
 
 
 # backend -> (whether a folder holds its model, where quantize.py writes it beside an fp32 folder, how, its package)

@@ -59,18 +59,21 @@ def onnx_dir_for(model_dir):
     return Path(model_dir).parent / "onnx"
 
 
+CONVERTED_FOLDERS = ("int8", "openvino", "onnx")  # quantize.py's folders beside best/, one per engine
+
+
 def run_name(model):
     """The run a model belongs to: weights/full/best and its int8, openvino and onnx folders -> "full"; any
     other folder or hub id is a run of its own, named by its last part (Qwen/Qwen2-0.5B -> "Qwen2-0.5B")."""
     path = Path(model)
-    return path.parent.name if path.name in ("best", "int8", "openvino", "onnx") and path.parent.name else path.name
+    return path.parent.name if path.name in ("best", *CONVERTED_FOLDERS) and path.parent.name else path.name
 
 
 def reports_dir_for(model, engine=None):
     """The default --reports folder for a model: outputs/<run>, or outputs/<run>/<engine> for the int8, openvino
     and onnx engines' models."""
     folder = Path(REPORTS_ROOT) / run_name(model)
-    return folder / engine if engine in ("int8", "openvino", "onnx") else folder
+    return folder / engine if engine in CONVERTED_FOLDERS else folder
 
 
 def _same_or_inside(path, other):

@@ -144,6 +144,14 @@ def test_a_conversion_never_deletes_a_folder_it_did_not_write(tmp_path):
     with pytest.raises(bench_engines.CannotRun, match="holds files but no model.gguf"):
         bench_engines.converted(tmp_path / "other", "model.gguf", lambda out: None)
     assert (tmp_path / "other" / "a.txt").read_text() == "kept"
+    (tmp_path / "link").symlink_to(tmp_path / "empty", target_is_directory=True)  # a link to the user's folder
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file").write_text("mine")
+    for name in ("link", "file"):
+        with pytest.raises(bench_engines.CannotRun, match="is a link or not a folder"):
+            bench_engines.converted(tmp_path / name, "model.gguf", lambda out: (out / "model.gguf").write_bytes(b"m"))
+    assert (tmp_path / "link").is_symlink() and not any((tmp_path / "empty").iterdir())
+    assert (tmp_path / "file").read_text() == "mine"
 
 
 def test_a_batch_larger_than_the_questions_is_refused(tiny_model_dir, pair_files):
