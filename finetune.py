@@ -239,6 +239,20 @@ def check_run_folder(args, out):
     return reports, checkpoints
 
 
+def score_rewrite_positions_only():
+    """TRL's fused LM head projects only the positions that carry loss (the rewrite's) on a GPU with Triton, and
+    every position elsewhere, so that a compiler (Neuron's) sees one tile shape. Eager mode on a CPU compiles
+    nothing, and most positions are prompt: projecting the rewrite's alone gives the same loss in far less time
+    (docs/results.md). Returns False on a TRL without that switch (its own loss path, unchanged)."""
+    import trl.trainer.utils as trl_utils
+
+    projects_compact = getattr(trl_utils, "_use_triton", None)
+    if projects_compact is None:
+        return False
+    trl_utils._use_triton = lambda device: device.type == "cpu" or projects_compact(device)
+    return True
+
+
 def use_bf16_autocast(precision, on_gpu):
     """bf16 mixed precision (fp32 weights, bf16 matrix multiplies) or plain fp32. auto: bf16 on a GPU that has it
     and on a CPU with bf16 instructions (AVX512-BF16 or AMX), fp32 elsewhere."""
@@ -256,6 +270,7 @@ def build_trainer(args, model, tokenizer, dataset, checkpoints, processes):
     dataset = dataset.map(lambda record: training_example(tokenizer, record),
                           remove_columns=dataset["train"].column_names, keep_in_memory=True)
     model.train()
+    score_rewrite_positions_only()
     on_gpu = torch.cuda.is_available()
     use_bf16 = use_bf16_autocast(args.precision, on_gpu)
     if args.gradient_checkpointing is None:

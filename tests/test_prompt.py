@@ -66,3 +66,33 @@ def test_loss_mask_covers_only_the_rewrite(tiny_model_dir, tokenizer, tmp_path):
     masked = [t for t, label in zip(ids, labels) if label == -100]
     assert tokenizer.decode(trained) == record["output"] + "<|im_end|>\n"
     assert masked == prompt_token_ids(tokenizer, plain_token_ids(tokenizer, record["input"]))
+
+
+def test_the_loss_projects_only_the_rewrite_positions(tiny_model_dir, monkeypatch):
+    """finetune.py has TRL's fused LM head project the positions that carry loss and no others (on a CPU TRL
+    projects them all), and the loss is the model's own over the full logits."""
+    import torch
+    import trl.trainer.utils as trl_utils
+    from transformers import AutoModelForCausalLM
+
+    import finetune
+
+    monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)  # put back after the test
+    chunked, rows = trl_utils._ChunkedLogProbFunction, []
+
+    class CountingRows:
+        @staticmethod
+        def apply(hidden, *rest):
+            rows.append(hidden.shape[0])
+            return chunked.apply(hidden, *rest)
+
+    monkeypatch.setattr(trl_utils, "_ChunkedLogProbFunction", CountingRows)
+    assert finetune.score_rewrite_positions_only()
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    trl_utils.add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))
+    ids = torch.randint(0, model.config.vocab_size, (2, 12), generator=torch.Generator().manual_seed(0))
+    labels = ids.clone()
+    labels[:, :8] = -100  # a prompt of 8 tokens, a rewrite of 4
+    fused = model(input_ids=ids, labels=labels, fused_lm_head=True)
+    assert rows == [2 * 4]
+    assert torch.allclose(fused.loss, model(input_ids=ids, labels=labels).loss, atol=1e-5)
