@@ -98,7 +98,7 @@ def pct(x, n):
     return f"{100 * x / n:.1f}%"
 
 
-HEADER = """# Question-rewriting dataset v6 (`train.json`, `valid.json`)
+HEADER = """# Question-rewriting dataset v5 (`train.json`, `valid.json`)
 
 *This file is written by `generate.py`; edit the script, not this file.*
 
@@ -116,7 +116,7 @@ must be returned unchanged.
 Each file is a JSON list of `{"input": "<message as the user typed it>", "output": "<clean rewrite>",
 "family": "<what made the input>"}`: a reshaping family below, `noise` (token noise alone), `identity` (a clean
 question), `non_english` or `greeting_only`; `score.py` scores each family apart.
-`valid_v2.json` to `valid_v5.json` are the valid splits of v2 to v5 of this data, kept
+`valid_v2.json`, `valid_v3.json` and `valid_v4.json` are the valid splits of v2, v3 and v4 of this data, kept
 unchanged as fixed benchmarks (see "Benchmarks" below); `train_v4.json` is v4's training split, for the
 original work's recipe.
 
@@ -166,7 +166,7 @@ sorted file listings.
    Project questions: {counts.project}. After deduplication that ignores case: **{counts.total}** clean questions.
 2. **Split first.** The clean questions are shuffled with the seed and split in proportion to
    the requested sizes. No source question is in both splits. The source questions of the earlier valid
-   splits (`valid_v2.json` to `valid_v5.json`) never go to train: those drawn into train are left out
+   splits (`valid_v2.json`, `valid_v3.json`, `valid_v4.json`) never go to train: those drawn into train are left out
    ({counts.held_out} questions), so those benchmarks stay unseen. Train uses {counts.train} questions, valid
    {counts.valid}.
 3. **Shapes.** Each split holds {pct(st_train['identity'], st_train['pairs'])} clean copies (one per question,
@@ -187,7 +187,7 @@ sorted file listings.
    (not, no, never, cannot, n't, ...) of the output is in the input in some form (dont and idk count); every
    capitalised word, product name or number-word of the output is in the input, ignoring case. A left-alone
    pair is its own output. `check_splits` asserts that no source question is in both splits, or in train and
-   a fixed benchmark (`valid_v2.json` to `valid_v5.json`).
+   a fixed benchmark (`valid_v2.json`, `valid_v3.json`, `valid_v4.json`).
 
 """
 
@@ -300,7 +300,7 @@ def size_section(st_train: dict, st_valid: dict) -> str:
     return f"""## Size of the splits: the training budget
 
 `finetune.py`'s default recipe sees each training pair once: {st_train['pairs']:,} train pairs are {steps:,}
-steps of batch {BATCH}, a third more than v4's 4,000 pairs over 3 epochs (the original work's recipe). At equal
+steps of batch {BATCH}, the compute of v4's 4,000 pairs over 3 epochs (the original work's recipe). At equal
 compute, pairs seen once beat pairs seen again: on v4's valid split, 4,000 pairs x 3 epochs scored 89.58 BLEU,
 8,000 x 2 91.81 and 16,000 x 1 92.83 (the learning curve in `docs/results.md`). A pair has {words:.1f} words of
 input and output on average. The clean questions limit how many *distinct* targets there are: a question
@@ -310,17 +310,15 @@ run, and the lowest point is the model kept.
 
 ## Benchmarks
 
-- `valid.json` (v6): this generator's valid split, all families.
-- `valid_v5.json` (v5): v5's 500 valid pairs, unchanged (v5 is this generator with 12,000 train pairs; v6 has
-  16,000, so its valid split was drawn anew).
+- `valid.json` (v5): this generator's valid split, all families.
 - `valid_v4.json` (v4): v4's 500 valid pairs, unchanged (v4's families; v5 adds `statement_why` and
   `aside_dropped`, and the questions of `questions.txt`'s later sections).
 - `valid_v3.json` (v3): v3's 500 valid pairs, unchanged (v3 had 3,846 source questions).
 - `valid_v2.json` (v2): v2's 450 valid pairs, unchanged (token noise only, no reshaping families).
-  None of their source questions is in v6's train (checked by `check_splits` and `tests/test_dataset.py`).
-  Score a model on them with `python score.py --data dataset/valid.json dataset/valid_v5.json
-  dataset/valid_v4.json dataset/valid_v3.json dataset/valid_v2.json` (outputs `valid_io.json`, `valid_v5_io.json`,
-  ..., and a table by family for the first four), or `datamod.py --valid dataset/valid_v4.json` for v4's split as the validation set.
+  None of their source questions is in v5's train (checked by `check_splits` and `tests/test_dataset.py`).
+  Score a model on them with `python score.py --data dataset/valid.json dataset/valid_v4.json
+  dataset/valid_v3.json dataset/valid_v2.json` (outputs `valid_io.json`, `valid_v4_io.json`, ..., and a table by
+  family for the first three), or `datamod.py --valid dataset/valid_v4.json` for v4's split as the validation set.
 
 """
 

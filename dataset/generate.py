@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the project's own question-rewriting dataset (messy question -> clean question), v6.
+"""Generate the project's own question-rewriting dataset (messy question -> clean question), v5.
 
 Every pair is ``{"input": <message as a user might type it>, "output": <clean question(s)>}``.
 The output is a clean, well-formed source question (or two, for a message that asks two); the input is
@@ -32,7 +32,7 @@ The steps, one module each in this folder: ``sources.py`` (clean questions, code
 ``typos.py``), ``left_alone.py``, ``pairs.py`` (the pairs of a split), ``checks.py``, ``datasheet.py``.
 
 Run (deterministic for a given seed):
-    .venv/bin/python dataset/generate.py                 # seed 0, 16000 train / 500 valid
+    .venv/bin/python dataset/generate.py                 # seed 0, 12000 train / 500 valid
     .venv/bin/python dataset/generate.py --seed 1 --train-size 5000 --valid-size 600 \\
         --out /tmp/qr-data
 """
@@ -72,15 +72,15 @@ OUTPUT_FILES = ("train.json", "valid.json", "README.md")
 def parse_args(argv):
     ap = ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=0)
-    # 16,000 train pairs: 2,000 steps of batch 8, each pair seen once (finetune.py's default recipe)
-    ap.add_argument("--train-size", type=positive_int, default=16000)
+    # 12,000 train pairs: 1,500 steps of batch 8, each pair seen once (finetune.py's default recipe)
+    ap.add_argument("--train-size", type=positive_int, default=12000)
     ap.add_argument("--valid-size", type=positive_int, default=500)
     ap.add_argument("--out", type=Path, default=HERE, renamed_from=["--out-dir"],
                     help="folder for train.json, valid.json and README.md (default: dataset/, the shipped data)")
     ap.add_argument("--held-out", type=Path, nargs="+",
-                    default=[HERE / f"valid_v{version}.json" for version in (2, 3, 4, 5)],
-                    help="fixed benchmarks whose source questions stay out of train (the valid splits of v2 to "
-                         "v5)")
+                    default=[HERE / "valid_v2.json", HERE / "valid_v3.json", HERE / "valid_v4.json"],
+                    help="fixed benchmarks whose source questions stay out of train (v2's, v3's and v4's valid "
+                         "splits)")
     ap.add_argument("--no-readme", action="store_true", help="do not (re)write README.md")
     return ap.parse_args(argv)
 

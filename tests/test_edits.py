@@ -10,7 +10,7 @@ from qrewrite.edits import apply_edits, edit_counts, edit_scores, edits
 ALPHABET = "ab teh?!., \t\n'’-_é漢 ABcD12"
 
 
-@pytest.mark.parametrize("name", ["valid.json", "valid_v2.json", "valid_v3.json", "valid_v4.json", "valid_v5.json"])
+@pytest.mark.parametrize("name", ["valid.json", "valid_v2.json", "valid_v3.json", "valid_v4.json"])
 def test_applying_the_edits_gives_the_rewrite_on_every_shipped_pair(name):
     for pair in json.loads((REPO / "dataset" / name).read_text()):
         for source, target in ((pair["input"], pair["output"]), (pair["output"], pair["input"])):
