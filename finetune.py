@@ -175,6 +175,9 @@ def check_run_folder(args, out):
                                 [f"finetune_{args.method}{suffix}" for suffix in (".json", ".md", "_loss.png")],
                                 inputs=[args.data, out] + local_model)
     checkpoints = out / "checkpoints"
+    if checkpoints.is_symlink() or (checkpoints.exists() and not checkpoints.is_dir()):
+        raise OutputError(f"{checkpoints}: a link or a file, not a folder of checkpoints; move it away or pass "
+                          "another --out")
     has_checkpoints = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     if args.resume and not has_checkpoints:
         raise OutputError(f"{checkpoints}: no checkpoint to resume from; run without --resume to start")

@@ -62,6 +62,9 @@ def workspace(tmp_path, tiny_model_dir, int8_model):
     (ws / "half" / ".qrewrite-owner.json").write_text('{"written_by": "finetune.py", "files": {}}')
     (ws / "half" / "best" / "model.safetensors").write_text("the user's model")
     (ws / "mine").mkdir()
+    (ws / "linked" / "best").mkdir(parents=True)  # a run folder of ours whose checkpoints/ links to the user's
+    (ws / "linked" / ".qrewrite-owner.json").write_text('{"written_by": "finetune.py", "files": {}}')
+    (ws / "linked" / "checkpoints").symlink_to(ws / "mine")
     (ws / "mine" / "notes.txt").write_text("the user's notes\n")
     (ws / "questions.txt").write_text("hi waht is teh capital\nhow do i reset my pasword\n")
     (ws / "latin1.txt").write_bytes("caf\xe9 ou th\xe9?\n".encode("latin-1"))
@@ -138,6 +141,8 @@ BAD_INPUTS = [
                      "{ws}/outputs"], "--resume"),
     ("finetune.py", ["--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/new", "--reports",
                      "{ws}/mine"], "holds files not written"),
+    ("finetune.py", ["--overwrite", "--data", "{ws}/dataset", "--model", "{ws}/model", "--out", "{ws}/linked",
+                     "--reports", "{ws}/outputs"], "linked/checkpoints: a link or a file"),
     ("score.py", ["--model", "{ws}/model", "--data", "{ws}/a/valid.json", "{ws}/b/valid.json", "--reports",
                      "{ws}/out"], "also named 'valid'"),
     ("score.py", ["--model", "{ws}/model", "--data", "{ws}/dataset/valid.json", "--limit", "0"], "--limit"),
