@@ -13,8 +13,9 @@ qrewrite/bench_report.py writes the table and the goals.
 Figures: ms for one question alone (median over the questions, batch 1), new tokens/s at batch 16 (--batch: 16 prompts
 decoded together), the share of greedy outputs identical to fp32's (fp32 one question at a time is the reference),
 corpus BLEU of the raw batch-16 outputs against the pairs' references (no guard), size on disk. A candidate that
-cannot run gets one line saying why. The table starts with the CPU (lscpu), the date and the threads, and ends with
-the goals for the settings the Rewriter picks on this CPU; it is printed and written to <reports>/bench_engines.md,
+cannot run gets one line saying why. Under the rows, the ceiling (qrewrite/bench_ceiling.py): the same job's matrix
+multiplies alone on torch's int8 kernels, what no engine on such kernels passes on this CPU. The table starts with the
+CPU (lscpu), the date and the threads, and ends with the goals for the settings the Rewriter picks on this CPU; it is printed and written to <reports>/bench_engines.md,
 .json. The peer runs in a venv of its own (--peers-python; the project's stays clean: llama-cpp-python compiles), its
 model converted once into --peer-models (reused when present) by quantize.py's GGUF export.
 
@@ -42,7 +43,8 @@ CT2_BACKENDS = ("0", "1")  # CT2_USE_MKL: CTranslate2's default backend on this 
 CT2_COMPUTE_TYPES = ("int8", "int8_float32", "bfloat16", "int8_bfloat16")  # each one this CPU lists
 CT2_LAYOUTS = ((THREADS, 1), (1, THREADS))  # (workers, threads each)
 REPORT_NAMES = ["bench_engines.json", "bench_engines.md"]
-REPO, WORKER_MODULE = Path(__file__).resolve().parent, "qrewrite.bench_workers"  # run from REPO: any venv finds it
+REPO = Path(__file__).resolve().parent  # the workers run from REPO: any venv finds qrewrite
+WORKER_MODULE, CEILING_MODULE = "qrewrite.bench_workers", "qrewrite.bench_ceiling"
 
 
 class CannotRun(Exception):
@@ -57,6 +59,7 @@ def make_job(model, data, limit, batch):
     from qrewrite.data import load_pairs
     from qrewrite.engines import load_tokenizer
     from qrewrite.modeling import resolve_model
+    from qrewrite.prompt import prompt_prefix_ids
     from qrewrite.rewriter import Rewriter, max_new_tokens_for
 
     pairs = load_pairs(data)[:limit]
@@ -69,7 +72,8 @@ def make_job(model, data, limit, batch):
     rewriter = Rewriter(model, engine=SimpleNamespace(name="prompts only", tokenizer=tokenizer, beam_search=False))
     encoded = sorted(((rewriter.prompt_ids(p["input"]), p["output"]) for p in pairs), key=lambda e: len(e[0][0]))
     job = {"prompts": [ids for (ids, _), _ in encoded], "stop_ids": rewriter.stop_ids,
-           "max_new_tokens": [max_new_tokens_for(n) for (_, n), _ in encoded], "batch": batch}
+           "max_new_tokens": [max_new_tokens_for(n) for (_, n), _ in encoded], "batch": batch,
+           "prefix": len(prompt_prefix_ids(tokenizer))}  # the tokens every prompt starts with
     decode = lambda ids: tokenizer.decode(ids, skip_special_tokens=True).strip()  # as Rewriter.generate decodes
     return job, [reference for _, reference in encoded], decode
 
@@ -229,25 +233,42 @@ def peer_candidates(args):
     return candidates, skipped
 
 
-def run_candidate(candidate, job_file, folder):
-    """Runs one worker; its result, and the lines CTranslate2 logged about its backend (CT2_VERBOSE)."""
+def run_worker(module, spec, folder, python=sys.executable, env=None):
+    """Runs `python -m module spec.json` from REPO; its result, and its output (stdout and stderr)."""
     spec_file, result_file, log_file = (Path(folder) / f"{name}.json" for name in ("spec", "result", "log"))
-    spec_file.write_text(json.dumps({**candidate, "job": str(job_file), "result": str(result_file)}), encoding="utf-8")
+    spec_file.write_text(json.dumps({**spec, "result": str(result_file)}), encoding="utf-8")
     result_file.unlink(missing_ok=True)
     with open(log_file, "w+", encoding="utf-8", errors="replace") as log:
         try:
-            done = subprocess.run([candidate["python"], "-m", WORKER_MODULE, str(spec_file)],
-                                  cwd=REPO, stdout=log, stderr=subprocess.STDOUT, timeout=WORKER_TIMEOUT_S,
-                                  env={**os.environ, **candidate["env"]})
+            done = subprocess.run([python, "-m", module, str(spec_file)], cwd=REPO, stdout=log,
+                                  stderr=subprocess.STDOUT, timeout=WORKER_TIMEOUT_S, env={**os.environ, **(env or {})})
         except subprocess.TimeoutExpired:
             raise CannotRun(f"did not finish in {WORKER_TIMEOUT_S} s") from None
         log.seek(0)
         output = log.read()
     if done.returncode != 0 or not result_file.is_file():
         raise CannotRun(f"exited {done.returncode}: {last_line(output)}")
+    return json.loads(result_file.read_text(encoding="utf-8")), output
+
+
+def run_candidate(candidate, job_file, folder):
+    """Runs one worker; its result, and the lines CTranslate2 logged about its backend (CT2_VERBOSE)."""
+    result, output = run_worker(WORKER_MODULE, {**candidate, "job": str(job_file)}, folder, candidate["python"],
+                                candidate["env"])
     backend = sorted({line.split("]")[-1].strip() for line in output.splitlines()
                       if "[ctranslate2]" in line and re.search(r"ISA|MKL|backend|CPU", line)})
-    return json.loads(result_file.read_text(encoding="utf-8")), backend
+    return result, backend
+
+
+def measure_ceiling(model, job_file, reference, folder):
+    """The ceiling (qrewrite/bench_ceiling.py) for the job and the fp32 reference's new tokens, or why it could not
+    be measured."""
+    new_tokens = [len(ids) + 1 for ids in reference]  # each + its end of turn, as figures() counts them
+    try:
+        return run_worker(CEILING_MODULE, {"folder": model, "job": str(job_file), "new_tokens": new_tokens},
+                          folder)[0]
+    except CannotRun as err:
+        return {"could_not_run": str(err)}
 
 
 def figures(candidate, result, job, reference, references, decode):
@@ -342,7 +363,11 @@ def main():
                 print(f"  could not run: {err}", flush=True)
                 continue
             row, alone = figures(candidate, result, job, reference, references, decode)
-            reference = reference or alone
+            if reference is None:
+                reference = alone
+                print("measuring the ceiling: the matrix multiplies alone", flush=True)
+                report["ceiling"] = measure_ceiling(args.model, job_file, reference, folder)
+                print(f"  {report['ceiling']}", flush=True)
             report["engines"][candidate["label"]] = row
             if backend:
                 report["ct2_backends"][candidate["env"]["CT2_USE_MKL"]] = backend

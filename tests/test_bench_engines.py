@@ -6,7 +6,7 @@ import pytest
 
 import bench_engines
 from conftest import run_script
-from qrewrite import bench_report, bench_workers, cpu
+from qrewrite import bench_ceiling, bench_report, bench_workers, cpu
 from quantize import export_converted_dir, quantize
 
 
@@ -97,6 +97,50 @@ def test_the_goals_are_those_of_the_engine_the_rewriter_picks(monkeypatch, bf16)
         assert lines[3].startswith("- one question alone: 2.0 ms;") and lines[3].endswith("not met")
 
 
+def test_the_ceilings_passes_follow_the_decoding_of_each_group():
+    # prompts of 20, 22 and 30 tokens sharing a 10-token prefix; 3, 1 and 2 new tokens each; batch 2
+    schedule = list(bench_ceiling.passes([20, 22, 30], [3, 1, 2], 10, 2))
+    assert schedule == [(22, 2), (1, 1), (1, 1), (20, 1), (1, 1)]  # each group's prompts, then a step per token
+    assert list(bench_ceiling.passes([20], [1], 10, 1)) == [(10, 1)]  # one new token: the prompt's pass only
+
+
+def test_the_ceiling_counts_the_new_tokens_over_the_passes_time():
+    time_rows = lambda kind, rows: rows * (0.001 if kind == "blocks" else 0.01)
+    top = bench_ceiling.ceiling([20, 22, 30], [3, 1, 2], 10, 2, time_rows)
+    batched = (22 + 1 + 1 + 20 + 1) * 0.001 + (2 + 1 + 1 + 1 + 1) * 0.01
+    assert top["tokens_per_s_batch"] == round(6 / batched, 1)
+    alone = [0.010 + 0.01 + 2 * 0.011, 0.012 + 0.01, 0.020 + 0.01 + 0.011]  # the prompt's pass, then 1 row a step
+    assert top["ms_alone"] == round(1000 * sorted(alone)[1], 1)
+
+
+def test_the_ceilings_layers_are_the_models_and_run_in_int8():
+    config = {"hidden_size": 576, "intermediate_size": 1536, "num_attention_heads": 9, "num_key_value_heads": 3,
+              "num_hidden_layers": 30, "vocab_size": 49152}  # SmolLM2-135M's
+    block, output = bench_ceiling.layer_shapes(config)
+    assert sum(a * b for a, b in block) + output[0] * output[1] == 134_515_008 - 61 * 576  # but the norms
+    tiny = {**config, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "num_hidden_layers": 2, "vocab_size": 100}
+    time_rows = bench_ceiling.int8_timer(tiny, 1)
+    first = time_rows("blocks", 5)
+    assert first > 0 and time_rows("blocks", 5) == first and time_rows("output", 5) > 0  # timed once, remembered
+
+
+def test_the_goal_says_when_the_ceiling_puts_it_out_of_reach():
+    row = {"size_mb": 1.0, "ms_alone": 2.0, "tokens_per_s_batch": 150.0, "same_as_fp32_alone": 1.0,
+           "same_as_fp32_batch": 0.98, "bleu_batch": 50.0}
+    int8 = "CTranslate2 int8, CT2_USE_MKL=0, 1 worker(s) x 2 thread(s), static prompt on"
+    report = {"batch": 16, "engines": {"fp32": row, int8: row}, "cpu": "c", "threads": 2, "date": "d",
+              "questions": 2, "data": "d", "model": "m", "could_not_run": {}, "ct2_backends": {}}
+    for speed, said in ((250.0, "; out of reach on this CPU at batch 16: the ceiling is 250.0"), (900.0, "")):
+        report["ceiling"] = {"ms_alone": 90.0, "tokens_per_s_batch": speed}
+        table = bench_report.markdown(report)
+        assert f"the shared prompt prefix once; no attention, no overhead): 90.0 ms one question alone, {speed} new " \
+               f"tok/s at batch 16" in table
+        assert "\n- 150.0 new tok/s at batch 16 (goal >= 400): not met" + said + "\n" in table
+    report["ceiling"] = {"could_not_run": "exited 1: no torch"}
+    assert "ceiling: could not be measured: exited 1: no torch" in bench_report.markdown(report)
+
+
 @pytest.mark.slow
 def test_a_run_on_a_tiny_model(tiny_model_dir, tmp_path, pair_files):
     best = tmp_path / "weights" / "tiny" / "best"
@@ -119,6 +163,7 @@ def test_a_run_on_a_tiny_model(tiny_model_dir, tmp_path, pair_files):
     assert onnx["ms_alone"] > 0 and onnx["same_as_fp32_alone"] >= 0.5 and onnx["size_mb"] > 0
     llama = next(why for label, why in report["could_not_run"].items() if "llama.cpp" in label)
     assert "no --peers-python given" in llama
+    assert report["ceiling"]["tokens_per_s_batch"] > 0 and report["ceiling"]["ms_alone"] > 0
     assert (reports / "bench_engines.md").read_text() in done.stdout
 
 
