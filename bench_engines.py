@@ -15,9 +15,10 @@ decoded together), the share of greedy outputs identical to fp32's (fp32 one que
 corpus BLEU of the raw batch-16 outputs against the pairs' references (no guard), size on disk. A candidate that
 cannot run gets one line saying why. Under the rows, the ceiling (qrewrite/bench_ceiling.py): the same job's matrix
 multiplies alone on torch's int8 kernels, what no engine on such kernels passes on this CPU. The table starts with the
-CPU (lscpu), the date and the threads, and ends with the goals for the settings the Rewriter picks on this CPU; it is printed and written to <reports>/bench_engines.md,
-.json. The peer runs in a venv of its own (--peers-python; the project's stays clean: llama-cpp-python compiles), its
-model converted once into --peer-models (reused when present) by quantize.py's GGUF export.
+CPU (lscpu), the date and the threads, and ends with the goals for the settings the Rewriter picks on this CPU; it
+is printed and written to <reports>/bench_engines.md, .json. The peer runs in a venv of its own (--peers-python;
+the project's stays clean: llama-cpp-python compiles), its model converted once into --peer-models (reused when
+present) by quantize.py's GGUF export.
 
     python bench_engines.py --model weights/full/best --peers-python /tmp/peers/bin/python   # alone on the machine
     python bench_engines.py --model weights/quick/best --limit 30 --only 'MKL=0|OpenVINO|ONNX'  # no MKL rows, no peer
