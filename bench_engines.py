@@ -264,12 +264,16 @@ def run_candidate(candidate, job_file, folder):
 def measure_ceiling(model, job_file, reference, folder):
     """The ceiling (qrewrite/bench_ceiling.py) for the job and the fp32 reference's new tokens, or why it could not
     be measured."""
-    new_tokens = [len(ids) + 1 for ids in reference]  # each + its end of turn, as figures() counts them
     try:
-        return run_worker(CEILING_MODULE, {"folder": model, "job": str(job_file), "new_tokens": new_tokens},
-                          folder)[0]
+        return run_worker(CEILING_MODULE, {"folder": model, "job": str(job_file),
+                                           "new_tokens": new_token_counts(reference)}, folder)[0]
     except CannotRun as err:
         return {"could_not_run": str(err)}
+
+
+def new_token_counts(outputs):
+    """The new tokens of each output as cut: its ids, and its end of turn (decoded too)."""
+    return [len(ids) + 1 for ids in outputs]
 
 
 def figures(candidate, result, job, reference, references, decode):
@@ -283,7 +287,7 @@ def figures(candidate, result, job, reference, references, decode):
     reference = reference or alone
     same = lambda outputs: round(sum(a == b for a, b in zip(outputs, reference)) / len(reference), 3)
     return {"ms_alone": round(1000 * statistics.median(result["seconds_alone"]), 1),
-            "tokens_per_s_batch": round(sum(len(ids) + 1 for ids in batched) / result["seconds_batched"], 1),
+            "tokens_per_s_batch": round(sum(new_token_counts(batched)) / result["seconds_batched"], 1),
             "same_as_fp32_alone": same(alone), "same_as_fp32_batch": same(batched),
             "bleu_batch": score([decode(ids) for ids in batched], references)["bleu"],
             "size_mb": candidate["size_mb"]}, alone
