@@ -60,8 +60,8 @@ def make_job(model, data, limit, batch):
     from qrewrite.data import load_pairs
     from qrewrite.engines import load_tokenizer
     from qrewrite.modeling import resolve_model
-    from qrewrite.prompt import prompt_prefix_ids
-    from qrewrite.rewriter import Rewriter, max_new_tokens_for
+    from qrewrite.prompt import max_new_tokens_for, prompt_prefix_ids
+    from qrewrite.rewriter import Rewriter
 
     pairs = load_pairs(data)[:limit]
     if len(pairs) < batch:
@@ -271,6 +271,19 @@ def measure_ceiling(model, job_file, reference, folder):
         return {"could_not_run": str(err)}
 
 
+def picked_layout(int8_folder):
+    """The int8 engine's layout as the Rewriter opens it here, measured at its first load on this CPU and cached
+    (qrewrite/layouts.py): {"workers": N, "threads": M}, or {"could_not_run": why}."""
+    code = ("import json, sys; from qrewrite.engines import open_engine; engine = open_engine(sys.argv[1]); "
+            "settings = getattr(getattr(engine, 'batched', engine), 'settings', {}); "
+            "print(json.dumps({key: settings.get(key) for key in ('workers', 'threads')}))")
+    done = subprocess.run([sys.executable, "-c", code, str(int8_folder)], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "OMP_NUM_THREADS": str(THREADS)})
+    if done.returncode != 0:
+        return {"could_not_run": last_line(done.stderr)}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def new_token_counts(outputs):
     """The new tokens of each output as cut: its ids, and its end of turn (decoded too)."""
     return [len(ids) + 1 for ids in outputs]
@@ -357,6 +370,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="bench_engines.") as folder:
         job_file = Path(folder) / "job.json"
         job_file.write_text(json.dumps(job), encoding="utf-8")
+        print("measuring the int8 engine's layouts as the Rewriter does at its first load", flush=True)
+        report["int8_layout"] = picked_layout(int8_folder)
         for candidate in [fp32, *ct2, *peers]:
             print(f"measuring {candidate['label']}", flush=True)
             try:

@@ -208,9 +208,6 @@ def engines_to_measure(model_dir, int8_dir, smoothed, compared_dir, openvino_dir
     engine on the model converted without smoothing, llama.cpp (where it is installed and applies), and the
     openvino engine (with --openvino)."""
     threads = torch.get_num_threads()
-    ctranslate2 = lambda folder: lambda: open_engine(folder, backend="int8")  # the layout chosen for this CPU
-    settings, _ = cpu.choose(threads)
-    layout = f"{settings['workers']} worker(s) x {settings['threads']} thread(s)"
     engines = {"fp32 transformers": (lambda: TorchEngine(model_dir, device="cpu"),
                                      folder_size_mb(resolve_model(model_dir), "*.safetensors"))}
     if importlib.util.find_spec("llama_cpp") is None:
@@ -225,16 +222,23 @@ def engines_to_measure(model_dir, int8_dir, smoothed, compared_dir, openvino_dir
     if smoothed:
         plain_dir = Path(compared_dir) / "plain"
         quantize(model_dir, plain_dir)
-        engines[f"int8 CTranslate2, not smoothed, {layout}"] = (ctranslate2(plain_dir),
-                                                                 folder_size_mb(plain_dir, "*.bin"))
+        engines.update([int8_row(plain_dir, "not smoothed")])
     if openvino_dir:
         from qrewrite.openvino_engine import OpenVINOEngine
 
         engines[f"int8 OpenVINO GenAI, {threads} threads"] = (lambda: OpenVINOEngine(openvino_dir),
                                                              folder_size_mb(openvino_dir, "openvino_model.*"))
-    label = f"int8 CTranslate2, {'smoothed' if smoothed else 'not smoothed'}, {layout} (this model)"
-    engines[label] = (ctranslate2(int8_dir), folder_size_mb(int8_dir, "*.bin"))
+    label, row = int8_row(int8_dir, "smoothed" if smoothed else "not smoothed")
+    engines[f"{label} (this model)"] = row
     return engines
+
+
+def int8_row(folder, name):
+    """(label, (opener, size in MB)) of an int8 folder's row, the engine opened now: its label names the thread
+    layout measured fastest on this CPU at that first load (qrewrite/layouts.py), as every script opens it."""
+    engine = open_engine(folder, backend="int8")
+    layout = f"{engine.settings['workers']} worker(s) x {engine.settings['threads']} thread(s)"
+    return f"int8 CTranslate2, {name}, {layout}", (lambda: engine, folder_size_mb(folder, "*.bin"))
 
 
 def main():

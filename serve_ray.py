@@ -42,7 +42,7 @@ from qrewrite.api import (
     log,
     merge_metrics,
 )
-from qrewrite.batching import WARM_UP_QUESTION, records_or_unchanged, unchanged
+from qrewrite.batching import records_or_unchanged, unchanged
 from qrewrite.cli import ArgumentParser, fail, positive_float, positive_int
 from qrewrite.errors import ModelError
 from qrewrite.ray_cluster import add_address_argument, model_for_workers, start_ray
@@ -115,7 +115,7 @@ class RewriterReplica:
         start = time.perf_counter()
         self.rewriter = Rewriter(args.model, batch_size=args.max_batch, backend=args.backend,
                                  engine_settings=args.engine_settings, **guard_options(args))
-        self.rewriter.rewrite_records([WARM_UP_QUESTION])
+        self.rewriter.warm_up()
         log.info("replica: model %s loaded (%s) and warmed up in %.1f s; %s", args.model, self.rewriter.backend,
                  time.perf_counter() - start, self.rewriter.engine_choice)
         self.rewrite_batch.set_max_batch_size(args.max_batch)

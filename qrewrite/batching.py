@@ -14,8 +14,6 @@ import time
 
 log = logging.getLogger("qrewrite.serve")
 
-WARM_UP_QUESTION = "hey waht is teh capital of frnace? thx"
-
 
 def completion_tokens(tokenizer, text):
     """Tokens in a generated text (re-encoded: the count the usage block and new tokens/s report)."""
@@ -94,7 +92,7 @@ class Worker:
             thread.join()
 
     def run(self, rewriter):
-        rewriter.rewrite_records([WARM_UP_QUESTION])
+        rewriter.warm_up()
         with self.cond:
             self.warm += 1
             if self.warm == len(self.threads):

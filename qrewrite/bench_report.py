@@ -33,22 +33,24 @@ def ceiling_line(report):
             f"{top['tokens_per_s_batch']} new tok/s at batch {report['batch']}")
 
 
-def picked_labels(rows):
+def picked_labels(report):
     """(the batch row, the alone row) of what the Rewriter picks on this CPU for an int8 folder (engines.open_engine):
-    batches on the openvino engine where cpu.fastest_engine() names it, else on the int8 engine's settings; one
-    question alone on the onnx engine where cpu.fastest_alone() names it and its row was measured (without its model
-    beside the int8 one, the Rewriter does not split either), else on the batch engine. An openvino engine picked
-    but not measured is named by PROJECT_OPENVINO alone."""
+    batches on the openvino engine where cpu.fastest_engine() names it, else on the int8 engine with its vendor's
+    backend and the layout the Rewriter measured at load (report["int8_layout"]); one question alone on the onnx
+    engine where cpu.fastest_alone() names it and its row was measured (without its model beside the int8 one, the
+    Rewriter does not split either), else on the batch engine. An openvino engine picked but not measured is named
+    by PROJECT_OPENVINO alone."""
     from qrewrite import cpu
 
+    rows, layout = report["engines"], report.get("int8_layout", {})
     named = lambda marker: next((name for name in rows if marker in name), marker)
     if cpu.fastest_engine()[0] == "openvino":
         batch = named(PROJECT_OPENVINO)
     else:
         chosen, _ = cpu.choose(THREADS)
         mkl = {"mkl": "1", "onednn": "0", None: "1" if cpu.cpu_vendor() == "GenuineIntel" else "0"}[chosen["backend"]]
-        batch = (f"CTranslate2 {chosen['compute_type']}, CT2_USE_MKL={mkl}, {chosen['workers']} worker(s) x "
-                 f"{chosen['threads']} thread(s), static prompt on")
+        batch = (f"CTranslate2 {chosen['compute_type']}, CT2_USE_MKL={mkl}, {layout.get('workers')} worker(s) x "
+                 f"{layout.get('threads')} thread(s), static prompt on")
     onnx = named(PROJECT_ONNX)
     return batch, onnx if cpu.fastest_alone()[0] == "onnx" and onnx in rows else batch
 
@@ -64,7 +66,7 @@ def goals(report):
     greedy outputs identical to fp32's, BLEU against fp32's (on the batch engine; the alone engine's own figures are
     in its row)."""
     rows = report["engines"]
-    label, alone = picked_labels(rows)
+    label, alone = picked_labels(report)
     missing = [name for name in (label, alone) if name not in rows]
     if missing:
         return ["", f"goals: the row the Rewriter picks here ({missing[0]}) was not measured"]

@@ -1,21 +1,21 @@
-"""The int8 engine's settings for the CPU it runs on: CTranslate2's matrix-multiply backend, compute type and
-thread layout, chosen at load from what bench_engines.py measured fastest on that kind of CPU (the figures per
-CPU are in docs/results.md).
+"""The int8 engine's settings for the CPU it runs on: CTranslate2's matrix-multiply backend and compute type from
+what bench_engines.py measured fastest on that vendor's CPUs (the figures per CPU are in docs/results.md), and the
+thread layout measured on this very CPU at the first load (qrewrite/layouts.py).
 
 CTranslate2 picks its int8 backend by CPU vendor (Intel MKL on GenuineIntel, oneDNN elsewhere; MKL on AMD is
-more than ten times slower), and the fastest thread layout differs too: on Intel, single-threaded workers, one
-per core; on AMD, one worker using every core. `--engine-settings` overrides the table.
+more than ten times slower). The fastest thread layout (workers x threads a worker) differs even between two
+machines of one CPU model, so it is not in the table. `--engine-settings` overrides either.
 """
 import os
 import platform
 from pathlib import Path
 
-# vendor -> settings ("all": as many as the process has threads); a vendor not listed gets DEFAULT_SETTINGS
+# vendor -> settings; a vendor not listed gets DEFAULT_SETTINGS
 MEASURED = {
-    "GenuineIntel": {"backend": "mkl", "compute_type": "int8", "workers": "all", "threads": 1},
-    "AuthenticAMD": {"backend": "onednn", "compute_type": "int8", "workers": 1, "threads": "all"},
+    "GenuineIntel": {"backend": "mkl", "compute_type": "int8"},
+    "AuthenticAMD": {"backend": "onednn", "compute_type": "int8"},
 }
-DEFAULT_SETTINGS = {"backend": None, "compute_type": "int8", "workers": "all", "threads": 1}
+DEFAULT_SETTINGS = {"backend": None, "compute_type": "int8"}
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
 BACKENDS = {"mkl": "1", "onednn": "0"}  # CT2_USE_MKL; None leaves CTranslate2 its own choice (by vendor)
 
@@ -105,14 +105,15 @@ def parse_settings(text):
 
 
 def choose(cores, override=None):
-    """The settings for this CPU, with 'all' turned into the thread count, and why they were picked."""
+    """The backend and compute type for this CPU, and why; "workers" and "threads" are None (to be measured:
+    layouts.layout_for) unless the override sets either (the other then fills the `cores` threads)."""
     vendor = cpu_vendor()
     measured = MEASURED.get(vendor)
-    settings = dict(measured or DEFAULT_SETTINGS)
-    settings.update(override or {})
-    for key in ("workers", "threads"):
-        if settings[key] == "all":
-            settings[key] = cores
+    settings = {**(measured or DEFAULT_SETTINGS), "workers": None, "threads": None, **(override or {})}
+    if settings["workers"] and not settings["threads"]:
+        settings["threads"] = max(1, cores // settings["workers"])
+    elif settings["threads"] and not settings["workers"]:
+        settings["workers"] = max(1, cores // settings["threads"])
     why = f"measured fastest on {vendor}" if measured else f"no measurement for {vendor}: CTranslate2's defaults"
     return settings, "set by --engine-settings" if override else why
 
@@ -128,7 +129,11 @@ def set_backend(settings):
     return settings
 
 
-def describe(settings, why):
+def describe(settings, why, layout_why=None):
+    """The line a script prints about the int8 engine: backend and compute type (why), layout (layout_why)."""
     backend = {"mkl": "Intel MKL", "onednn": "oneDNN", None: "CTranslate2's own"}[settings["backend"]]
-    return (f"int8 engine on {cpu_name()}: CTranslate2 {settings['compute_type']}, {backend} backend, "
-            f"{settings['workers']} worker(s) x {settings['threads']} thread(s) ({why})")
+    layout = f"{settings['workers']} worker(s) x {settings['threads']} thread(s)"
+    engine = f"int8 engine on {cpu_name()}: CTranslate2 {settings['compute_type']}, {backend} backend"
+    if layout_why in (None, why):
+        return f"{engine}, {layout} ({why})"
+    return f"{engine} ({why}), {layout} ({layout_why})"

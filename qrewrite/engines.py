@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from qrewrite import cpu
+from qrewrite import cpu, layouts
 from qrewrite.errors import ModelError
 from qrewrite.modeling import check_written_files, load_model, pick_device, prepare_tokenizer
 from qrewrite.onnx_export import GENAI_CONFIG
@@ -114,6 +114,7 @@ class CTranslate2Engine:
         self.prompt_prefix = prompt_prefix_ids(self.tokenizer)
         self.workers = inter_threads
         self.choice = cpu.describe(self.settings, "as passed")
+        torch_threads = torch.get_num_threads()
         try:
             self.generator = ctranslate2.Generator(str(folder), device="cpu", compute_type=compute_type,
                                                    intra_threads=max(1, threads // inter_threads),
@@ -121,6 +122,8 @@ class CTranslate2Engine:
         except (RuntimeError, ValueError) as err:
             first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise ModelError(f"{folder}: cannot be loaded by CTranslate2 ({first_line}); re-run quantize.py") from None
+        finally:  # CTranslate2 sets the calling thread's OpenMP threads to intra_threads; torch shares them
+            torch.set_num_threads(torch_threads)
 
     def generate(self, prompts, max_new_tokens, stop_ids, beams=1, progress=None):
         # Each chunk is a job of its own (asynchronous): with inter_threads > 1, workers take chunks in parallel,
@@ -260,19 +263,22 @@ def open_engine(model, backend="auto", batch_size=8, device=None, engine_setting
     engine is the fastest alone on this kind of CPU (SplitByBatch). The engine's `choice` says what was picked and
     why."""
     kind, folder, note = engine_folder(model, backend)
-    engine = open_engine_of_kind(kind, folder, batch_size, device, engine_settings)
-    if note:
-        engine.choice += f" ({note})"
+    alone_folder, alone_note = None, None
     if backend == "auto" and folder_kind(model) == "int8":
         alone_folder, alone_note = converted_beside(Path(model), *cpu.fastest_alone())
-        if alone_folder:
-            engine = SplitByBatch(open_engine_of_kind("onnx", alone_folder, 1, device, engine_settings), engine)
-        elif alone_note:
-            engine.choice += f" ({alone_note})"
+    engine = open_engine_of_kind(kind, folder, batch_size, device, engine_settings, batches_only=bool(alone_folder))
+    if note:
+        engine.choice += f" ({note})"
+    if alone_folder:
+        engine = SplitByBatch(open_engine_of_kind("onnx", alone_folder, 1, device, engine_settings), engine)
+    elif alone_note:
+        engine.choice += f" ({alone_note})"
     return engine
 
 
-def open_engine_of_kind(kind, folder, batch_size, device, engine_settings):
+def open_engine_of_kind(kind, folder, batch_size, device, engine_settings, batches_only=False):
+    """batches_only: the int8 engine will not be given lone questions (SplitByBatch), so its layout is the fastest
+    in batches."""
     if kind is None:
         return TorchEngine(folder, batch_size, device)
     check_written_files(folder)  # weights changed since quantize.py wrote them are refused
@@ -284,9 +290,25 @@ def open_engine_of_kind(kind, folder, batch_size, device, engine_settings):
         from qrewrite.onnx_engine import OnnxEngine
 
         return OnnxEngine(folder, batch_size, threads=(engine_settings or {}).get("threads"))
-    settings, why = cpu.choose(torch.get_num_threads(), engine_settings)
-    engine = CTranslate2Engine(folder, batch_size, threads=settings["workers"] * settings["threads"],
-                               inter_threads=settings["workers"], compute_type=settings["compute_type"],
-                               backend=settings["backend"])
-    engine.choice = cpu.describe(engine.settings, why)
+    return open_int8_engine(folder, batch_size, engine_settings, batches_only)
+
+
+def open_int8_engine(folder, batch_size, engine_settings, batches_only):
+    """The int8 engine with the backend and compute type of this CPU's vendor (cpu.choose) and the thread layout
+    measured fastest on this CPU (layouts.layout_for), each unless engine_settings sets it."""
+    cores = torch.get_num_threads()
+    settings, why = cpu.choose(cores, engine_settings)
+    layout_why = why
+    cpu.set_backend(settings)  # before ctranslate2 is first imported (layouts.cache_key imports it)
+
+    def open_layout(workers, threads_each, size=batch_size):
+        return CTranslate2Engine(folder, size, threads=workers * threads_each, inter_threads=workers,
+                                 compute_type=settings["compute_type"], backend=settings["backend"])
+
+    if settings["workers"] is None:
+        open_job = lambda workers, threads_each: open_layout(workers, threads_each, layouts.BATCH)
+        settings["workers"], settings["threads"], layout_why = layouts.layout_for(folder, settings, cores, open_job,
+                                                                                   batches_only)
+    engine = open_layout(settings["workers"], settings["threads"])
+    engine.choice = cpu.describe(engine.settings, why, layout_why)
     return engine

@@ -6,7 +6,8 @@
     weights/<run>/            finetune.py's run (<run> is the method by default: full, lora; quick for the preset):
         checkpoints/          one per epoch
         best/                 the chosen epoch
-        int8/                 quantize.py's int8 model of best/
+        int8/                 quantize.py's int8 model of best/ (and engine_layouts.json: the thread layouts
+                              measured per CPU when the engine first loads there, qrewrite/layouts.py)
         openvino/             quantize.py --openvino's OpenVINO model of best/ (int8 weights)
     outputs/<run>/            the run's reports: finetune's table and loss curve, score.py's metrics.json and
                               *_io.json for best/, quantize.json

@@ -11,6 +11,7 @@ The system line is ours and short: without one, SmolLM2's template inserts a 20-
 and every prompt token costs time in each training step on a CPU.
 """
 SYSTEM_PROMPT = "Rewrite the question cleanly."
+MAX_INPUT_TOKENS = 256  # longer questions are cut to this many tokens (the Rewriter warns; serve.py refuses them)
 # Used when a tokenizer has no chat template of its own (some base models): plain ChatML.
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n'}}"
@@ -75,3 +76,8 @@ def stop_token_ids(tokenizer):
     """Tokens that end a rewrite: the end of the assistant's turn and the tokenizer's end of text."""
     candidates = (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>"))
     return sorted({i for i in candidates if isinstance(i, int) and i != tokenizer.unk_token_id})
+
+
+def max_new_tokens_for(n_input_tokens):
+    """A rewrite is about as long as its input; the bound stops runaway generation early."""
+    return min(2 * n_input_tokens + 16, 2 * MAX_INPUT_TOKENS)

@@ -25,12 +25,11 @@ from qrewrite.errors import ModelError
 from qrewrite.faithfulness import change_reason
 from qrewrite.metrics import input_overlap
 from qrewrite.modeling import TRAINED_MODEL
-from qrewrite.prompt import plain_token_ids, prompt_token_ids, stop_token_ids
+from qrewrite.prompt import MAX_INPUT_TOKENS, max_new_tokens_for, plain_token_ids, prompt_token_ids, stop_token_ids
 from qrewrite.protected import protected_changes
 from qrewrite.restore import restore_changed
 from qrewrite.skip import skip_reason
 
-MAX_INPUT_TOKENS = 256  # longer questions are cut to this many tokens, with a warning
 # Weight of input_overlap against the mean token log-prob when picking among beam candidates. Chosen on the
 # first half of the shipped valid split, reported on the second half (docs/results.md).
 OVERLAP_WEIGHT = 1.0
@@ -38,6 +37,7 @@ OVERLAP_WEIGHT = 1.0
 # many beams, and the best candidate that passes is kept: the right rewrite is often the second or third
 # candidate. It costs a beam search for those questions only.
 RETRY_BEAMS = 4
+WARM_UP_QUESTIONS = ("hey waht is teh capital of frnace? thx", "how do i chnage my email adress")
 
 
 def add_guard_arguments(parser):
@@ -72,11 +72,6 @@ def add_engine_arguments(parser):
 def guard_options(args):
     """The Rewriter's keyword arguments for the flags of add_guard_arguments."""
     return {"retry_beams": args.retry_beams, "min_confidence": args.min_confidence}
-
-
-def max_new_tokens_for(n_input_tokens):
-    """A rewrite is about as long as its input; the bound stops runaway generation early."""
-    return min(2 * n_input_tokens + 16, 2 * MAX_INPUT_TOKENS)
 
 
 def fallback_reason(question, output, guard=True, protected=()):
@@ -211,6 +206,13 @@ class Rewriter:
         if progress is True:
             bar.close()
         return outputs
+
+    def warm_up(self):
+        """Rewrites a question alone, and a batch of two where batches go to another engine (SplitByBatch), so that
+        no request pays an engine's first-call cost (serve.py answers /health only after it)."""
+        self.rewrite_records(list(WARM_UP_QUESTIONS[:1]))
+        if hasattr(self.engine, "alone"):
+            self.rewrite_records(list(WARM_UP_QUESTIONS))
 
     def rewrite_records(self, questions, progress=False, protected=(), protected_each=None):
         """One record a question: input, rewrite, the raw output, the fallback reason (None if used), the question's

@@ -79,7 +79,12 @@ def test_the_goals_are_those_of_the_engine_the_rewriter_picks(monkeypatch, bf16)
                          "same_as_fp32_batch": 0.98, "bleu_batch": 50.0}
     int8 = "CTranslate2 int8, CT2_USE_MKL=0, 1 worker(s) x 2 thread(s), static prompt on"
     openvino = f"OpenVINO GenAI ContinuousBatchingPipeline ({bench_report.PROJECT_OPENVINO}), 16 at a time"
-    report = {"batch": 16, "engines": {"fp32": row(1.0), int8: row(150.0), openvino: row(450.0)}}
+    other_int8 = int8.replace("1 worker(s) x 2 thread(s)", "2 worker(s) x 1 thread(s)")
+    report = {"batch": 16, "engines": {"fp32": row(1.0), int8: row(150.0), other_int8: row(160.0),
+                                       openvino: row(450.0)}, "int8_layout": {"workers": 2, "threads": 1}}
+    lines = bench_report.goals(report)
+    assert lines[1] == f"goals, for the settings the Rewriter picks on this CPU ({openvino if bf16 else other_int8}):"
+    report["int8_layout"] = {"workers": 1, "threads": 2}  # the layout the Rewriter measured fastest at load
     lines = bench_report.goals(report)
     picked = openvino if bf16 else int8
     assert lines[1] == f"goals, for the settings the Rewriter picks on this CPU ({picked}):"
@@ -130,7 +135,8 @@ def test_the_goal_says_when_the_ceiling_puts_it_out_of_reach():
            "same_as_fp32_batch": 0.98, "bleu_batch": 50.0}
     int8 = "CTranslate2 int8, CT2_USE_MKL=0, 1 worker(s) x 2 thread(s), static prompt on"
     report = {"batch": 16, "engines": {"fp32": row, int8: row}, "cpu": "c", "threads": 2, "date": "d",
-              "questions": 2, "data": "d", "model": "m", "could_not_run": {}, "ct2_backends": {}}
+              "questions": 2, "data": "d", "model": "m", "could_not_run": {}, "ct2_backends": {},
+              "int8_layout": {"workers": 1, "threads": 2}}
     for speed, said in ((250.0, "; out of reach on this CPU at batch 16: the ceiling is 250.0"), (900.0, "")):
         report["ceiling"] = {"ms_alone": 90.0, "tokens_per_s_batch": speed}
         table = bench_report.markdown(report)
@@ -164,6 +170,8 @@ def test_a_run_on_a_tiny_model(tiny_model_dir, tmp_path, pair_files):
     llama = next(why for label, why in report["could_not_run"].items() if "llama.cpp" in label)
     assert "no --peers-python given" in llama
     assert report["ceiling"]["tokens_per_s_batch"] > 0 and report["ceiling"]["ms_alone"] > 0
+    layout = report["int8_layout"]  # measured as the Rewriter does at load, and cached beside the int8 model
+    assert layout["workers"] * layout["threads"] == 2 and (best.parent / "int8" / "engine_layouts.json").is_file()
     assert (reports / "bench_engines.md").read_text() in done.stdout
 
 
