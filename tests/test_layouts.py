@@ -12,6 +12,15 @@ from qrewrite.rewriter import Rewriter
 from quantize import quantize
 
 
+@pytest.fixture(autouse=True)
+def two_threads():
+    """Two threads, whatever an earlier test in the process left torch with: the layouts are those of 2."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_candidates_use_every_thread():
     assert layouts.candidates(1) == [(1, 1)]
     assert layouts.candidates(2) == [(2, 1), (1, 2)]
@@ -73,13 +82,10 @@ def test_measured_once_then_read_from_the_cache(int8_model, monkeypatch, capsys)
 def test_an_override_skips_the_measurement(int8_model, monkeypatch):
     measure = fake_timings("1x2")
     monkeypatch.setattr(layouts, "measure", measure)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
     engine = open_engine(int8_model, backend="int8", engine_settings={"workers": 2})
     assert measure.calls == 0 and (engine.settings["workers"], engine.settings["threads"]) == (2, 1)
     assert not (int8_model / layouts.CACHE_NAME).exists()
     assert torch.get_num_threads() == 2  # CTranslate2 set the calling thread's to 1; the engine puts it back
-    torch.set_num_threads(threads)
 
 
 def test_a_bad_cache_is_measured_again_and_a_link_is_never_written(int8_model, tmp_path, monkeypatch, capsys):
