@@ -1,13 +1,13 @@
 """The int8 engine's thread layout (workers x threads a worker), measured once on the CPU it runs on and cached
 beside the int8 model.
 
-Which layout is faster is not a property of the CPU's vendor or family: two AMD EPYC Zen 3 machines of the same
-model ran the same model fastest in opposite layouts (docs/results.md). So the first load on a CPU times each
-candidate layout on a fixed job, a few seconds, and keeps the result in <int8 folder>/engine_layouts.json, keyed by
-the CPU, the thread count, the backend and compute type and CTranslate2's version; a later load on the same CPU
-reads it. The job: one question alone, then a batch of 16; a layout's cost is the time of both (or of the batch
-alone where a lone question goes to another engine: engines.SplitByBatch). `--engine-settings workers=N,threads=M`
-skips the measurement.
+Which layout is faster is not a property of the CPU's vendor or family: on two AMD EPYC Zen 3 machines of the same
+model, one question alone ran fastest in opposite layouts (docs/results.md). So the first load on a CPU times each
+candidate layout on a fixed job (about 15 s for the 135M model on 2 cores) and keeps the result in
+<int8 folder>/engine_layouts.json, keyed by the CPU, the thread count, the backend and compute type and
+CTranslate2's version; a later load on the same CPU reads it. The job: one question alone, then a batch of 16; a
+layout's cost is the time of both (or of the batch alone where a lone question goes to another engine:
+engines.SplitByBatch). `--engine-settings workers=N,threads=M` skips the measurement.
 """
 import json
 import sys
@@ -120,8 +120,8 @@ def layout_for(folder, settings, cores, open_layout, batches_only=False):
     key = cache_key(settings, cores)
     timings = read_cache(path, key)
     if timings is None:
-        print(f"measuring the int8 engine's thread layouts on this CPU, once: {len(candidates(cores))} layouts, "
-              f"a few seconds", file=sys.stderr)
+        print(f"measuring the int8 engine's thread layouts on this CPU, once: {len(candidates(cores))} layouts, each "
+              f"a question alone and a batch of {BATCH}", file=sys.stderr)
         timings = {f"{w}x{t}": measure(open_layout(w, t)) for w, t in candidates(cores)}
         not_cached = write_cache(path, key, timings)
         summary = "; ".join(f"{name}: {t['alone_s'] * 1000:.0f} ms alone, {t['batch_s']:.2f} s for {BATCH}"
