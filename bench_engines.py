@@ -86,12 +86,12 @@ def size_mb(folder, pattern):
 def converted(folder, marker, convert):
     """A peer model folder, converted once: reused when it holds `marker`, else written into a new hidden folder
     beside it (never one a user may have) and moved in when whole."""
-    from qrewrite.paths import discard, staging_dir
+    from qrewrite.paths import discard, link_or_other, staging_dir
 
     folder = Path(folder)
     if (folder / marker).is_file():
         return folder
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+    if link_or_other(folder, folder=True):
         raise CannotRun(f"{folder} is a link or not a folder; move it away or pass other --peer-models")
     if folder.is_dir() and any(folder.iterdir()):  # not ours: never deleted
         raise CannotRun(f"{folder} holds files but no {marker}; move it away or pass other --peer-models")

@@ -41,6 +41,7 @@ from qrewrite.paths import (
     PROCESSED_DATA,
     check_output_dir,
     check_reports_dir,
+    link_or_other,
     mark_dir,
     open_reports_dir,
     reports_dir_for,
@@ -175,7 +176,7 @@ def check_run_folder(args, out):
                                 [f"finetune_{args.method}{suffix}" for suffix in (".json", ".md", "_loss.png")],
                                 inputs=[args.data, out] + local_model)
     checkpoints = out / "checkpoints"
-    if checkpoints.is_symlink() or (checkpoints.exists() and not checkpoints.is_dir()):
+    if link_or_other(checkpoints, folder=True):
         raise OutputError(f"{checkpoints}: a link or a file, not a folder of checkpoints; move it away or pass "
                           "another --out")
     has_checkpoints = checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from qrewrite.data import write_json_atomic
 from qrewrite.errors import ModelError, OutputError
+from qrewrite.paths import link_or_other
 
 CALIBRATION_FILE = "calibration.json"
 WRITTEN_BY = "score.py --calibrate"
@@ -77,7 +78,7 @@ def load(folder):
 def check_writable(folder):
     """Refuses a calibration.json that score.py did not write (before anything runs)."""
     path = Path(folder) / CALIBRATION_FILE
-    if path.is_symlink() or (path.exists() and not path.is_file()):
+    if link_or_other(path):
         raise OutputError(f"--calibrate: {path} is not a regular file; move it away")
     if path.is_file():
         try:

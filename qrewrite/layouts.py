@@ -16,6 +16,7 @@ from pathlib import Path
 
 from qrewrite import cpu
 from qrewrite.data import write_json_atomic
+from qrewrite.paths import link_or_other
 from qrewrite.prompt import max_new_tokens_for, plain_token_ids, prompt_token_ids, stop_token_ids
 
 CACHE_NAME = "engine_layouts.json"
@@ -99,7 +100,7 @@ def read_cache(path, key):
 
 def write_cache(path, key, timings):
     """Adds `key`'s timings to the cache; returns why not where it cannot (a read-only folder, a link)."""
-    if path.is_symlink() or (path.exists() and not path.is_file()):
+    if link_or_other(path):
         return f"{path} is not a regular file"
     try:
         cached = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -96,6 +96,13 @@ def marker_entry(folder, key):
         return None
 
 
+def link_or_other(path, folder=False):
+    """Whether `path` is a symbolic link, or exists as something other than a regular file (a folder, with
+    folder=True): a path no script writes through or over."""
+    path = Path(path)
+    return path.is_symlink() or (path.exists() and not (path.is_dir() if folder else path.is_file()))
+
+
 def check_output_dir(path, owner, inputs=(), flag="--out"):
     """Refuses an output folder that `owner` may not fill or replace; returns it as a Path."""
     path = Path(path)
